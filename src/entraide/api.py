@@ -1,0 +1,107 @@
+"""The JSON API under /api/v1/: token auth, error mapping, and the routers of each app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer
+
+from entraide.concurrency import StaleEdit
+from entraide.org.models import ApiToken
+
+
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer <token>` as issued by POST /api/v1/auth/token."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        found = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.digest(token)).first()
+        if found is None or not found.user.is_active:
+            return None
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        request.user = found.user
+        return found.user
+
+
+api = NinjaAPI(
+    title="Entraide API",
+    version="1",
+    description="Case files under professional secrecy. Every call is checked against "
+    "need-to-know and audited, exactly as in the web interface.",
+    auth=BearerToken(),
+    urls_namespace="api",
+)
+
+
+class TokenIn(Schema):
+    username: str
+    password: str
+
+
+class TokenOut(Schema):
+    token: str
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+@api.post("/auth/token", auth=None, response={200: TokenOut, 401: ErrorOut}, tags=["auth"])
+def issue_token(request: HttpRequest, credentials: TokenIn) -> tuple[int, dict[str, str]]:
+    """Exchange a username and password for a bearer token."""
+    user = authenticate(request, username=credentials.username, password=credentials.password)
+    if user is None:
+        return 401, {"detail": "Unknown username or wrong password."}
+    return 200, {"token": ApiToken.issue(user)}  # type: ignore[arg-type]
+
+
+@api.exception_handler(PermissionDenied)
+def on_denied(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(StaleEdit)
+def on_stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
+    changes = [{"field": c.field, "stored": str(c.stored), "submitted": str(c.submitted)}
+               for c in exc.changes]
+    return api.create_response(
+        request,
+        {"detail": str(exc), "current_version": exc.current.version,  # type: ignore[attr-defined]
+         "changes": changes},
+        status=409,
+    )
+
+
+@api.exception_handler(ValueError)
+def on_invalid(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "Send a valid token: Authorization: Bearer <token>."}, status=401
+    )
+
+
+def _mount() -> None:
+    from entraide.cases.api import router as cases_router
+    from entraide.people.api import router as people_router
+    from entraide.secrecy.api import router as secrecy_router
+
+    api.add_router("/", people_router)
+    api.add_router("/", cases_router)
+    api.add_router("/", secrecy_router)
+
+
+_mount()

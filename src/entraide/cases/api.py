@@ -1,0 +1,336 @@
+"""API for case files: notes, assessments, plan, referrals, timeline and search."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from entraide.secrecy.policy import Actor
+
+from . import services
+from .models import (
+    Action,
+    ActionStatus,
+    CaseStatus,
+    Domain,
+    Goal,
+    GoalStatus,
+    Note,
+    NoteKind,
+    Referral,
+    ReferralStatus,
+)
+
+router = Router(tags=["cases"])
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.from_request(request, "api")
+
+
+class ActionOut(Schema):
+    id: int
+    title: str
+    owner_id: int | None
+    due_date: dt.date | None
+    status: str
+    version: int
+
+
+class GoalOut(Schema):
+    id: int
+    domain: str
+    title: str
+    status: str
+    version: int
+    actions: list[ActionOut]
+
+    @staticmethod
+    def resolve_actions(goal: Goal) -> list[Action]:
+        return list(goal.actions.all())
+
+
+class ReferralOut(Schema):
+    id: int
+    service: str
+    reason: str
+    status: str
+    created_at: dt.datetime
+    version: int
+
+
+class LevelOut(Schema):
+    domain: str
+    level: int
+    comment: str
+
+
+class CaseFileOut(Schema):
+    id: int
+    household_id: int
+    team_id: int
+    referent_id: int | None
+    status: str
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    version: int
+    levels: list[LevelOut]
+    goals: list[GoalOut]
+    referrals: list[ReferralOut]
+
+
+class CaseFilePatch(Schema):
+    version: int
+    referent_id: int | None = None
+    status: CaseStatus | None = None
+
+
+class NoteIn(Schema):
+    kind: NoteKind
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class CorrectionIn(Schema):
+    version_no: int
+    body: str = Field(min_length=1, max_length=20000)
+    kind: NoteKind | None = None
+
+
+class NoteOut(Schema):
+    id: int
+    thread_id: int
+    case_file_id: int
+    kind: str
+    body: str
+    author: str
+    created_at: dt.datetime
+    version_no: int
+    is_current: bool
+
+    @staticmethod
+    def resolve_author(note: Note) -> str:
+        return note.author.get_username()
+
+
+class NotePage(Schema):
+    items: list[NoteOut]
+    count: int
+
+
+class LevelIn(Schema):
+    domain: Domain
+    level: int = Field(ge=1, le=4)
+    comment: str = Field("", max_length=1000)
+
+
+class AssessmentIn(Schema):
+    levels: list[LevelIn] = Field(min_length=1, max_length=len(Domain.values))
+
+
+class AssessmentOut(Schema):
+    id: int
+    created_at: dt.datetime
+    author: str
+    levels: list[LevelOut]
+
+    @staticmethod
+    def resolve_author(assessment: Any) -> str:
+        return assessment.author.get_username()
+
+    @staticmethod
+    def resolve_levels(assessment: Any) -> list[Any]:
+        return list(assessment.levels.all())
+
+
+class AssessmentPage(Schema):
+    items: list[AssessmentOut]
+    count: int
+
+
+class GoalIn(Schema):
+    domain: Domain
+    title: str = Field(min_length=1, max_length=300)
+
+
+class GoalPatch(Schema):
+    version: int
+    title: str | None = Field(None, min_length=1, max_length=300)
+    domain: Domain | None = None
+    status: GoalStatus | None = None
+
+
+class ActionIn(Schema):
+    title: str = Field(min_length=1, max_length=300)
+    owner_id: int | None = None
+    due_date: dt.date | None = None
+
+
+class ActionPatch(Schema):
+    version: int
+    title: str | None = Field(None, min_length=1, max_length=300)
+    owner_id: int | None = None
+    due_date: dt.date | None = None
+    status: ActionStatus | None = None
+
+
+class ReferralIn(Schema):
+    service: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ReferralPatch(Schema):
+    version: int
+    status: ReferralStatus
+
+
+class TimelineItemOut(Schema):
+    at: dt.datetime
+    kind: str
+    object_id: int | None
+    text: str
+
+
+class TimelineOut(Schema):
+    page: int
+    has_next: bool
+    items: list[TimelineItemOut]
+
+
+class SearchHitOut(Schema):
+    note: NoteOut
+    matches: int
+
+
+class SearchPage(Schema):
+    items: list[SearchHitOut]
+    count: int
+
+
+def _case_file_out(view: services.CaseFileView) -> dict[str, Any]:
+    case_file = view.case_file
+    return {
+        **{f: getattr(case_file, f) for f in ("id", "household_id", "team_id", "referent_id",
+                                              "status", "opened_at", "closed_at", "version")},
+        "levels": list(view.levels.values()),
+        "goals": view.goals,
+        "referrals": view.referrals,
+    }
+
+
+@router.get("/case-files/{case_file_id}", response=CaseFileOut)
+def get_case_file(request: HttpRequest, case_file_id: int) -> dict[str, Any]:
+    return _case_file_out(services.read_case_file(_actor(request), case_file_id))
+
+
+@router.patch("/case-files/{case_file_id}", response=CaseFileOut)
+def update_case_file(request: HttpRequest, case_file_id: int, patch: CaseFilePatch
+                     ) -> dict[str, Any]:
+    """Change referent or status; 409 with the differences if someone saved in between."""
+    changes = patch.dict(exclude_unset=True)
+    version = changes.pop("version")
+    actor = _actor(request)
+    services.update_case_file(actor, case_file_id, version, changes)
+    return _case_file_out(services.read_case_file(actor, case_file_id))
+
+
+@router.get("/case-files/{case_file_id}/timeline", response=TimelineOut)
+def get_timeline(request: HttpRequest, case_file_id: int, page: int = Query(1, ge=1, le=100000)
+                 ) -> dict[str, Any]:
+    """Everything that happened in the file, newest first, one page at a time."""
+    result = services.timeline(_actor(request), case_file_id, page)
+    return {"page": result.page, "has_next": result.has_next,
+            "items": [{"at": i.at, "kind": i.kind,
+                       "object_id": getattr(i.obj, "pk", None),
+                       "text": services.describe(i)} for i in result.items]}
+
+
+@router.get("/case-files/{case_file_id}/notes", response=NotePage)
+def list_notes(request: HttpRequest, case_file_id: int, limit: int = Query(20, ge=1, le=200),
+               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    notes, total = services.notes_of(_actor(request), case_file_id, limit, offset)
+    return {"items": notes, "count": total}
+
+
+@router.post("/case-files/{case_file_id}/notes", response={201: NoteOut})
+def add_note(request: HttpRequest, case_file_id: int, note: NoteIn) -> tuple[int, Note]:
+    return 201, services.add_note(_actor(request), case_file_id, note.kind, note.body)
+
+
+@router.post("/notes/{note_id}/corrections", response={201: NoteOut})
+def correct_note(request: HttpRequest, note_id: int, correction: CorrectionIn
+                 ) -> tuple[int, Note]:
+    """Write the next version of a note; 409 if it was corrected since `version_no`."""
+    return 201, services.correct_note(_actor(request), note_id, correction.version_no,
+                                      correction.body, correction.kind)
+
+
+@router.get("/notes/{note_id}/versions", response=list[NoteOut])
+def note_versions(request: HttpRequest, note_id: int) -> list[Note]:
+    return services.note_history(_actor(request), note_id)
+
+
+@router.get("/case-files/{case_file_id}/assessments", response=AssessmentPage)
+def list_assessments(request: HttpRequest, case_file_id: int) -> dict[str, Any]:
+    _, assessments = services.assessments_of(_actor(request), case_file_id)
+    return {"items": assessments, "count": len(assessments)}
+
+
+@router.post("/case-files/{case_file_id}/assessments", response={201: AssessmentOut})
+def add_assessment(request: HttpRequest, case_file_id: int, assessment: AssessmentIn
+                   ) -> tuple[int, Any]:
+    levels = {lv.domain: (lv.level, lv.comment) for lv in assessment.levels}
+    return 201, services.assess(_actor(request), case_file_id, levels)
+
+
+@router.get("/case-files/{case_file_id}/plan", response=list[GoalOut])
+def get_plan(request: HttpRequest, case_file_id: int) -> list[Goal]:
+    return services.plan_of(_actor(request), case_file_id)[1]
+
+
+@router.post("/case-files/{case_file_id}/goals", response={201: GoalOut})
+def add_goal(request: HttpRequest, case_file_id: int, goal: GoalIn) -> tuple[int, Goal]:
+    return 201, services.add_goal(_actor(request), case_file_id, goal.domain, goal.title)
+
+
+@router.patch("/goals/{goal_id}", response=GoalOut)
+def update_goal(request: HttpRequest, goal_id: int, patch: GoalPatch) -> Goal:
+    changes = patch.dict(exclude_unset=True)
+    version = changes.pop("version")
+    return services.update_goal(_actor(request), goal_id, version, changes)
+
+
+@router.post("/goals/{goal_id}/actions", response={201: ActionOut})
+def add_action(request: HttpRequest, goal_id: int, action: ActionIn) -> tuple[int, Action]:
+    return 201, services.add_action(_actor(request), goal_id, action.title, action.owner_id,
+                                    action.due_date)
+
+
+@router.patch("/actions/{action_id}", response=ActionOut)
+def update_action(request: HttpRequest, action_id: int, patch: ActionPatch) -> Action:
+    changes = patch.dict(exclude_unset=True)
+    version = changes.pop("version")
+    return services.update_action(_actor(request), action_id, version, changes)
+
+
+@router.post("/case-files/{case_file_id}/referrals", response={201: ReferralOut})
+def add_referral(request: HttpRequest, case_file_id: int, referral: ReferralIn
+                 ) -> tuple[int, Referral]:
+    return 201, services.add_referral(_actor(request), case_file_id, referral.service,
+                                      referral.reason)
+
+
+@router.patch("/referrals/{referral_id}", response=ReferralOut)
+def update_referral(request: HttpRequest, referral_id: int, patch: ReferralPatch) -> Referral:
+    return services.update_referral(_actor(request), referral_id, patch.version, patch.status)
+
+
+@router.get("/search", response=SearchPage)
+def search(request: HttpRequest, q: str = Query(..., min_length=2, max_length=200),
+           limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)
+           ) -> dict[str, Any]:
+    """Notes containing the words of `q` (accents and plurals ignored), best matches first."""
+    hits, total = services.search_notes(_actor(request), q, limit, offset)
+    return {"items": [{"note": h.note, "matches": h.matches} for h in hits], "count": total}

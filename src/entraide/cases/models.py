@@ -1,0 +1,232 @@
+"""The social case file: notes, assessments, support plans, referrals and their timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from entraide.org.models import Team
+from entraide.people.models import Household, Person
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class CaseFile(models.Model):
+    """The social file of one household, followed by a referent worker and a team."""
+
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="case_files")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="case_files")
+    referent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="caseload",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.OPEN
+    )
+    opened_at = models.DateTimeField(_("opened"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    EDITABLE = ("referent_id", "status", "closed_at")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["referent", "status"]),
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["household"]),
+        ]
+
+
+class ReceptionEntry(models.Model):
+    """A visit or call at the reception desk: who came, why, who received them."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="receptions")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL)
+    case_file = models.ForeignKey(CaseFile, null=True, blank=True, on_delete=models.CASCADE)
+    reason = models.CharField(_("reason"), max_length=300)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    at = models.DateTimeField(_("at"))
+
+
+class NoteKind(models.TextChoices):
+    INTERVIEW = "interview", _("Interview")
+    PHONE_CALL = "phone_call", _("Phone call")
+    HOME_VISIT = "home_visit", _("Home visit")
+    EMAIL = "email", _("E-mail")
+    LETTER = "letter", _("Letter")
+
+
+class Note(models.Model):
+    """One version of a note; notes are never edited, a correction is a new version."""
+
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(_("type"), max_length=12, choices=NoteKind.choices)
+    body = models.TextField(_("text"), max_length=20000)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField()
+    first = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="corrections",
+        help_text="The first version of this note; null on the first version itself.",
+    )
+    version_no = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["case_file", "is_current", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["first", "version_no"], name="note_version_unique")
+        ]
+
+    @property
+    def thread_id(self) -> int:
+        return self.first_id or self.pk
+
+
+class NoteTerm(models.Model):
+    """Search index: one row per distinct term of a current note version."""
+
+    term = models.CharField(max_length=64)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="terms")
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["term", "note"])]
+
+
+class Domain(models.TextChoices):
+    HOUSING = "housing", _("Housing")
+    INCOME = "income", _("Income")
+    EMPLOYMENT = "employment", _("Employment")
+    HEALTH = "health", _("Health")
+    FAMILY = "family", _("Family")
+    ISOLATION = "isolation", _("Isolation")
+    MOBILITY = "mobility", _("Mobility")
+    DIGITAL = "digital", _("Digital")
+    ADMINISTRATIVE = "administrative", _("Administrative")
+
+
+class Level(models.IntegerChoices):
+    STRENGTH = 1, _("Strength")
+    FRAGILE = 2, _("Fragile")
+    DIFFICULTY = 3, _("Difficulty")
+    CRISIS = 4, _("Crisis")
+
+
+class Assessment(models.Model):
+    """A needs-and-strengths assessment at one date; earlier ones stay as history."""
+
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="assessments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField()
+
+
+class DomainLevel(models.Model):
+    """The level of one domain in one assessment, with the worker's comment."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="levels")
+    domain = models.CharField(_("domain"), max_length=16, choices=Domain.choices)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    comment = models.CharField(_("comment"), max_length=1000, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "domain"], name="one_level_per_domain")
+        ]
+
+
+class GoalStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    ACHIEVED = "achieved", _("Achieved")
+    ABANDONED = "abandoned", _("Abandoned")
+
+
+class Goal(models.Model):
+    """A goal of the support plan agreed with the household."""
+
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="goals")
+    domain = models.CharField(_("domain"), max_length=16, choices=Domain.choices)
+    title = models.CharField(_("goal"), max_length=300)
+    status = models.CharField(
+        _("status"), max_length=10, choices=GoalStatus.choices, default=GoalStatus.ACTIVE
+    )
+    created_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    EDITABLE = ("title", "domain", "status")
+
+
+class ActionStatus(models.TextChoices):
+    TODO = "todo", _("To do")
+    DOING = "doing", _("In progress")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Action(models.Model):
+    """A step towards a goal, with who does it and by when."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="actions")
+    title = models.CharField(_("action"), max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        verbose_name=_("owner"),
+    )
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ActionStatus.choices, default=ActionStatus.TODO
+    )
+    created_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    EDITABLE = ("title", "owner_id", "due_date", "status")
+
+
+class ReferralStatus(models.TextChoices):
+    SENT = "sent", _("Sent")
+    ACCEPTED = "accepted", _("Accepted")
+    REFUSED = "refused", _("Refused")
+    COMPLETED = "completed", _("Completed")
+
+
+class Referral(models.Model):
+    """An orientation of the household towards another service."""
+
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="referrals")
+    service = models.CharField(_("service"), max_length=200)
+    reason = models.CharField(_("reason"), max_length=1000)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.SENT
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    EDITABLE = ("status",)
+
+
+class EventKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    ASSESSMENT = "assessment", _("Assessment")
+    GOAL = "goal", _("Goal")
+    ACTION = "action", _("Action")
+    REFERRAL = "referral", _("Referral")
+    RECEPTION = "reception", _("Reception")
+    STATUS = "status", _("Status")
+
+
+class TimelineEvent(models.Model):
+    """One line of a case file's timeline, pointing to the record it is about."""
+
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=12, choices=EventKind.choices)
+    object_id = models.BigIntegerField()
+    summary = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["case_file", "-at", "-id"])]

@@ -1,0 +1,524 @@
+"""The case file's domain: notes, assessments, plans, referrals, timeline and search."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from entraide import french
+from entraide.concurrency import StaleEdit, save_if_current
+from entraide.org.models import Role, Team
+from entraide.people.models import Household, Person
+from entraide.secrecy import policy
+from entraide.secrecy.models import AuditAction
+from entraide.secrecy.policy import Actor
+
+from .models import (
+    Action,
+    Assessment,
+    CaseFile,
+    CaseStatus,
+    Domain,
+    DomainLevel,
+    EventKind,
+    Goal,
+    Note,
+    NoteTerm,
+    ReceptionEntry,
+    Referral,
+    TimelineEvent,
+)
+
+
+def _event(case_file: CaseFile, kind: str, object_id: int, at: dt.datetime,
+           summary: str = "") -> None:
+    TimelineEvent.objects.create(case_file=case_file, kind=kind, object_id=object_id, at=at,
+                                 summary=summary[:200])
+
+
+# --- case files ----------------------------------------------------------------------------
+
+def open_new_case_file(actor: Actor, household: Household, team: Team, person: Person | None,
+                       reason: str) -> CaseFile:
+    """Open a case file for a household just registered, and log the visit that opened it."""
+    now = timezone.now()
+    referent = actor.user if actor.role == Role.SOCIAL_WORKER else None
+    case_file = CaseFile.objects.create(household=household, team=team, referent=referent,
+                                        opened_at=now)
+    _event(case_file, EventKind.STATUS, case_file.pk, now, "opened")
+    policy.record(actor, AuditAction.CREATE, "case_file", case_file.pk, household.pk)
+    entry = ReceptionEntry.objects.create(household=household, person=person,
+                                          case_file=case_file, reason=reason,
+                                          received_by=actor.user, at=now)
+    _event(case_file, EventKind.RECEPTION, entry.pk, now)
+    return case_file
+
+
+def case_file_of(actor: Actor, household_id: int) -> CaseFile | None:
+    """The household's case file the agent may read (open one first), without auditing."""
+    return (
+        policy.readable_case_files(actor.user)
+        .filter(household_id=household_id)
+        .order_by("status", "-opened_at")
+        .first()
+    )
+
+
+def log_reception(actor: Actor, household_id: int, person_id: int | None,
+                  reason: str) -> ReceptionEntry:
+    """Record a visit or call at the desk for a household the agent may identify."""
+    household = policy.guard_household(actor, household_id)
+    case_file = household.case_files.order_by("status", "-opened_at").first()
+    if person_id is not None and not household.members.filter(pk=person_id).exists():
+        raise Http404(_("This person is not a member of the household."))
+    entry = ReceptionEntry.objects.create(household=household, person_id=person_id,
+                                          case_file=case_file, reason=reason,
+                                          received_by=actor.user, at=timezone.now())
+    if case_file is not None:
+        _event(case_file, EventKind.RECEPTION, entry.pk, entry.at)
+    policy.record(actor, AuditAction.CREATE, "reception", entry.pk, household.pk)
+    return entry
+
+
+def receptions_of(actor: Actor, household_id: int, limit: int = 20) -> list[ReceptionEntry]:
+    """The latest visits at the desk, for agents who may identify the household."""
+    household = policy.guard_household(actor, household_id)
+    return list(
+        ReceptionEntry.objects.filter(household=household)
+        .select_related("person", "received_by")
+        .order_by("-at")[:limit]
+    )
+
+
+def update_case_file(actor: Actor, case_file_id: int, version: int,
+                     changes: dict[str, Any]) -> CaseFile:
+    """Change the referent or status of a case file, refused if someone saved in between."""
+    case_file = policy.guard_case_file(actor, case_file_id)
+    changes = {k: v for k, v in changes.items() if k in CaseFile.EDITABLE}
+    if changes.get("status") == CaseStatus.CLOSED and case_file.status != CaseStatus.CLOSED:
+        changes["closed_at"] = timezone.now()
+    elif changes.get("status") == CaseStatus.OPEN:
+        changes["closed_at"] = None
+    updated = save_if_current(CaseFile, case_file_id, version, changes)
+    if updated.status != case_file.status:
+        _event(updated, EventKind.STATUS, updated.pk, timezone.now(), updated.status)
+    policy.record(actor, AuditAction.UPDATE, "case_file", case_file_id, case_file.household_id,
+                  detail=",".join(sorted(changes)))
+    return updated
+
+
+@dataclass
+class CaseFileView:
+    """Everything the household page shows, read once under one audit record."""
+
+    case_file: CaseFile
+    household: Household
+    members: list[Person]
+    levels: dict[str, DomainLevel]
+    goals: list[Goal]
+    referrals: list[Referral]
+    timeline: TimelinePage
+
+
+def read_case_file(actor: Actor, case_file_id: int) -> CaseFileView:
+    """Open a case file with its members, current assessment, plan and first timeline page."""
+    from entraide.people.services import members_of
+
+    case_file = policy.open_case_file(actor, case_file_id)
+    return CaseFileView(
+        case_file=case_file,
+        household=case_file.household,
+        members=members_of(case_file.household),
+        levels=_current_levels(case_file),
+        goals=list(case_file.goals.prefetch_related("actions__owner").order_by("status", "pk")),
+        referrals=list(case_file.referrals.order_by("-created_at")),
+        timeline=_timeline(case_file, 1),
+    )
+
+
+# --- timeline ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: dt.datetime
+    kind: str
+    obj: Any
+    summary: str = ""
+
+
+@dataclass
+class TimelinePage:
+    items: list[TimelineItem]
+    page: int
+    has_next: bool
+    case_file_id: int = 0
+    count: int | None = field(default=None)
+
+
+_LOADERS = {
+    EventKind.ASSESSMENT: lambda ids: Assessment.objects.filter(pk__in=ids)
+    .select_related("author").prefetch_related("levels"),
+    EventKind.GOAL: lambda ids: Goal.objects.filter(pk__in=ids),
+    EventKind.ACTION: lambda ids: Action.objects.filter(pk__in=ids).select_related("goal", "owner"),
+    EventKind.REFERRAL: lambda ids: Referral.objects.filter(pk__in=ids),
+    EventKind.RECEPTION: lambda ids: ReceptionEntry.objects.filter(pk__in=ids)
+    .select_related("person", "received_by"),
+}
+
+
+def _timeline(case_file: CaseFile, page: int) -> TimelinePage:
+    size = settings.ENTRAIDE_TIMELINE_PAGE_SIZE
+    page = max(1, page)
+    events = list(
+        TimelineEvent.objects.filter(case_file=case_file)
+        .order_by("-at", "-id")[(page - 1) * size: page * size + 1]
+    )
+    has_next = len(events) > size
+    events = events[:size]
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        by_kind[event.kind].append(event.object_id)
+    objects: dict[tuple[str, int], Any] = {}
+    if ids := by_kind.get(EventKind.NOTE):
+        # A note event points to the note's first version; show its current one.
+        for note in Note.objects.filter(Q(pk__in=ids) | Q(first_id__in=ids), is_current=True
+                                        ).select_related("author"):
+            objects[(EventKind.NOTE, note.thread_id)] = note
+    for kind, loader in _LOADERS.items():
+        if ids := by_kind.get(kind):
+            for obj in loader(ids):
+                objects[(kind, obj.pk)] = obj
+    items = [
+        TimelineItem(e.at, e.kind, objects.get((e.kind, e.object_id)), e.summary)
+        for e in events
+        if e.kind == EventKind.STATUS or (e.kind, e.object_id) in objects
+    ]
+    return TimelinePage(items, page, has_next, case_file.pk)
+
+
+def timeline(actor: Actor, case_file_id: int, page: int = 1) -> TimelinePage:
+    """One page of a case file's timeline, newest first (audited as a read)."""
+    case_file = policy.open_case_file(actor, case_file_id)
+    return _timeline(case_file, page)
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+def _index_note(note: Note) -> None:
+    NoteTerm.objects.bulk_create(
+        NoteTerm(term=t[:64], note=note, case_file_id=note.case_file_id)
+        for t in french.terms(note.body)
+    )
+
+
+@transaction.atomic
+def add_note(actor: Actor, case_file_id: int, kind: str, body: str,
+             at: dt.datetime | None = None) -> Note:
+    """Write a new note in a case file."""
+    case_file = policy.guard_case_file(actor, case_file_id)
+    note = Note.objects.create(case_file=case_file, kind=kind, body=body, author=actor.user,
+                               created_at=at or timezone.now())
+    _index_note(note)
+    _event(case_file, EventKind.NOTE, note.pk, note.created_at)
+    policy.record(actor, AuditAction.CREATE, "note", note.pk, case_file.household_id)
+    return note
+
+
+@transaction.atomic
+def correct_note(actor: Actor, note_id: int, version_no: int, body: str,
+                 kind: str | None = None) -> Note:
+    """Correct a note by writing its next version; the corrected one stays in history."""
+    current = Note.objects.filter(pk=note_id).first()
+    if current is None:
+        raise Http404(_("No note with this number."))
+    case_file = policy.guard_case_file(actor, current.case_file_id)
+    thread = current.thread_id
+    latest = Note.objects.select_for_update().get(
+        Q(pk=thread) | Q(first_id=thread), is_current=True
+    )
+    if latest.version_no != version_no:
+        raise StaleEdit(_NoteVersion(latest), version_no,
+                        [_note_change(latest, body)])
+    updated = Note.objects.filter(pk=latest.pk, is_current=True).update(is_current=False)
+    if not updated:
+        raise StaleEdit(_NoteVersion(latest), version_no, [_note_change(latest, body)])
+    NoteTerm.objects.filter(note=latest).delete()
+    note = Note.objects.create(
+        case_file=case_file, kind=kind or latest.kind, body=body, author=actor.user,
+        created_at=timezone.now(), first_id=thread, version_no=latest.version_no + 1,
+    )
+    _index_note(note)
+    policy.record(actor, AuditAction.UPDATE, "note", note.pk, case_file.household_id,
+                  detail=f"correction of note {thread}, version {note.version_no}")
+    return note
+
+
+class _NoteVersion:
+    """Adapter giving a note's version number the name StaleEdit expects."""
+
+    def __init__(self, note: Note):
+        self.note = note
+        self.version = note.version_no
+        self.pk = note.pk
+
+
+def _note_change(latest: Note, body: str) -> Any:
+    from entraide.concurrency import FieldChange
+
+    return FieldChange("body", _("text"), latest.body, body)
+
+
+def note_history(actor: Actor, note_id: int) -> list[Note]:
+    """Every version of a note, newest first (audited as a read of the note)."""
+    note = Note.objects.filter(pk=note_id).first()
+    if note is None:
+        raise Http404(_("No note with this number."))
+    case_file = policy.guard_case_file(actor, note.case_file_id)
+    thread = note.thread_id
+    versions = list(Note.objects.filter(Q(pk=thread) | Q(first_id=thread))
+                    .select_related("author").order_by("-version_no"))
+    policy.record(actor, AuditAction.READ, "note", thread, case_file.household_id)
+    return versions
+
+
+def notes_of(actor: Actor, case_file_id: int, limit: int, offset: int) -> tuple[list[Note], int]:
+    """Current notes of a case file, newest first (audited as a read)."""
+    case_file = policy.open_case_file(actor, case_file_id)
+    queryset = Note.objects.filter(case_file=case_file, is_current=True)
+    return list(queryset.select_related("author").order_by("-created_at", "-pk")
+                [offset:offset + limit]), queryset.count()
+
+
+# --- assessment ------------------------------------------------------------------------------
+
+def _current_levels(case_file: CaseFile) -> dict[str, DomainLevel]:
+    levels: dict[str, DomainLevel] = {}
+    for level in DomainLevel.objects.filter(assessment__case_file=case_file).select_related(
+        "assessment"
+    ).order_by("assessment__created_at", "assessment_id"):
+        levels[level.domain] = level
+    return levels
+
+
+@transaction.atomic
+def assess(actor: Actor, case_file_id: int, levels: dict[str, tuple[int, str]]) -> Assessment:
+    """Record a needs-and-strengths assessment for some or all domains."""
+    case_file = policy.guard_case_file(actor, case_file_id)
+    unknown = set(levels) - set(Domain.values)
+    if unknown:
+        raise ValueError(_("Unknown domain: %s") % ", ".join(sorted(unknown)))
+    if not levels:
+        raise ValueError(_("Give a level for at least one domain."))
+    assessment = Assessment.objects.create(case_file=case_file, author=actor.user,
+                                           created_at=timezone.now())
+    DomainLevel.objects.bulk_create(
+        DomainLevel(assessment=assessment, domain=d, level=lv, comment=c)
+        for d, (lv, c) in levels.items()
+    )
+    _event(case_file, EventKind.ASSESSMENT, assessment.pk, assessment.created_at)
+    policy.record(actor, AuditAction.CREATE, "assessment", assessment.pk, case_file.household_id)
+    return assessment
+
+
+def assessments_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Assessment]]:
+    """All assessments of a case file, newest first: the history of each domain."""
+    case_file = policy.open_case_file(actor, case_file_id)
+    return case_file, list(case_file.assessments.select_related("author")
+                           .prefetch_related("levels").order_by("-created_at", "-pk"))
+
+
+# --- support plan and referrals ----------------------------------------------------------------
+
+@transaction.atomic
+def add_goal(actor: Actor, case_file_id: int, domain: str, title: str) -> Goal:
+    """Add a goal to the support plan."""
+    case_file = policy.guard_case_file(actor, case_file_id)
+    goal = Goal.objects.create(case_file=case_file, domain=domain, title=title,
+                               created_at=timezone.now())
+    _event(case_file, EventKind.GOAL, goal.pk, goal.created_at)
+    policy.record(actor, AuditAction.CREATE, "goal", goal.pk, case_file.household_id)
+    return goal
+
+
+def update_goal(actor: Actor, goal_id: int, version: int, changes: dict[str, Any]) -> Goal:
+    """Change a goal, refused if someone saved it in between."""
+    goal = Goal.objects.filter(pk=goal_id).first()
+    if goal is None:
+        raise Http404(_("No goal with this number."))
+    case_file = policy.guard_case_file(actor, goal.case_file_id)
+    changes = {k: v for k, v in changes.items() if k in Goal.EDITABLE}
+    updated = save_if_current(Goal, goal_id, version, changes)
+    policy.record(actor, AuditAction.UPDATE, "goal", goal_id, case_file.household_id)
+    return updated
+
+
+@transaction.atomic
+def add_action(actor: Actor, goal_id: int, title: str, owner_id: int | None,
+               due_date: dt.date | None) -> Action:
+    """Add an action to a goal of the plan."""
+    goal = Goal.objects.filter(pk=goal_id).first()
+    if goal is None:
+        raise Http404(_("No goal with this number."))
+    case_file = policy.guard_case_file(actor, goal.case_file_id)
+    action = Action.objects.create(goal=goal, title=title, owner_id=owner_id, due_date=due_date,
+                                   created_at=timezone.now())
+    _event(case_file, EventKind.ACTION, action.pk, action.created_at)
+    policy.record(actor, AuditAction.CREATE, "action", action.pk, case_file.household_id)
+    return action
+
+
+def update_action(actor: Actor, action_id: int, version: int, changes: dict[str, Any]) -> Action:
+    """Change an action (status, owner, due date), refused if someone saved it in between."""
+    action = Action.objects.select_related("goal").filter(pk=action_id).first()
+    if action is None:
+        raise Http404(_("No action with this number."))
+    case_file = policy.guard_case_file(actor, action.goal.case_file_id)
+    changes = {k: v for k, v in changes.items() if k in Action.EDITABLE}
+    updated = save_if_current(Action, action_id, version, changes)
+    policy.record(actor, AuditAction.UPDATE, "action", action_id, case_file.household_id)
+    return updated
+
+
+def plan_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Goal]]:
+    """The support plan: goals with their actions (audited as a read)."""
+    case_file = policy.open_case_file(actor, case_file_id)
+    return case_file, list(case_file.goals.prefetch_related("actions__owner").order_by("pk"))
+
+
+@transaction.atomic
+def add_referral(actor: Actor, case_file_id: int, service: str, reason: str) -> Referral:
+    """Refer the household to another service."""
+    case_file = policy.guard_case_file(actor, case_file_id)
+    referral = Referral.objects.create(case_file=case_file, service=service, reason=reason,
+                                       created_by=actor.user, created_at=timezone.now())
+    _event(case_file, EventKind.REFERRAL, referral.pk, referral.created_at)
+    policy.record(actor, AuditAction.CREATE, "referral", referral.pk, case_file.household_id)
+    return referral
+
+
+def update_referral(actor: Actor, referral_id: int, version: int, status: str) -> Referral:
+    """Follow a referral's answer, refused if someone saved it in between."""
+    referral = Referral.objects.filter(pk=referral_id).first()
+    if referral is None:
+        raise Http404(_("No referral with this number."))
+    case_file = policy.guard_case_file(actor, referral.case_file_id)
+    updated = save_if_current(Referral, referral_id, version, {"status": status})
+    policy.record(actor, AuditAction.UPDATE, "referral", referral_id, case_file.household_id)
+    return updated
+
+
+# --- caseload and search -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseloadRow:
+    case_file: CaseFile
+    members: list[Person]
+    overdue_actions: int
+
+
+def caseload(actor: Actor, limit: int = 50, offset: int = 0) -> tuple[list[CaseloadRow], int]:
+    """The agent's open case files, most recently active first (one audit record)."""
+    policy.guard_role(actor, actor.role in policy.FILE_ROLES, "caseload")
+    mine = Q(referent=actor.user) if actor.role == Role.SOCIAL_WORKER else Q()
+    queryset = (policy.readable_case_files(actor.user).filter(mine, status=CaseStatus.OPEN)
+                .select_related("household"))
+    total = queryset.count()
+    files = list(queryset.order_by("-updated_at", "-pk")[offset:offset + limit])
+    today = timezone.localdate()
+    overdue = dict(
+        Action.objects.filter(goal__case_file__in=files, due_date__lt=today,
+                              status__in=["todo", "doing"])
+        .values_list("goal__case_file").annotate(n=Count("id")).values_list("goal__case_file", "n")
+    )
+    members: dict[int, list[Person]] = defaultdict(list)
+    for person in Person.objects.filter(household__in=[f.household_id for f in files],
+                                        merged_into__isnull=True).order_by("birth_date"):
+        members[person.household_id].append(person)  # type: ignore[index]
+    policy.record(actor, AuditAction.READ, "caseload", detail=f"{len(files)} files")
+    return [CaseloadRow(f, members[f.household_id], overdue.get(f.pk, 0)) for f in files], total
+
+
+@dataclass(frozen=True)
+class NoteHit:
+    note: Note
+    matches: int
+
+
+def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0
+                 ) -> tuple[list[NoteHit], int]:
+    """Current notes containing the query's words (accents and plurals ignored) that the
+    agent may read, ranked by words matched then recency."""
+    policy.guard_role(actor, actor.role in policy.FILE_ROLES, "note_search")
+    wanted = sorted(french.terms(query))[:12]
+    policy.record(actor, AuditAction.SEARCH, "note", detail=query[:200])
+    if not wanted:
+        return [], 0
+    readable = policy.readable_case_files(actor.user).values("pk")
+    matches = (NoteTerm.objects.filter(term__in=wanted, case_file_id__in=readable)
+               .values("note_id").annotate(hits=Count("id")))
+    total = matches.count()
+    ranked = list(matches.order_by("-hits", "-note_id")[offset:offset + limit])
+    notes = Note.objects.in_bulk([r["note_id"] for r in ranked])
+    return [NoteHit(notes[r["note_id"]], r["hits"]) for r in ranked if r["note_id"] in notes], total
+
+
+def search_persons(actor: Actor, query: str, limit: int = 20) -> list[Any]:
+    """Persons by name, among households the agent may identify."""
+    from entraide.people.services import find_candidates
+
+    return [c for c in find_candidates(actor, query, limit=limit * 3) if c.identifiable][:limit]
+
+
+def household_view_for_reception(actor: Actor, household_id: int) -> dict[str, Any]:
+    """What the desk may see of a household: members and visits, not the file's content."""
+    from entraide.people.services import household_members
+
+    household, members = household_members(actor, household_id)
+    return {"household": household, "members": members,
+            "receptions": list(household.receptions.select_related("person", "received_by")
+                               .order_by("-at")[:20])}
+
+
+def describe(item: TimelineItem) -> str:
+    """A plain-text line for a timeline item, as the API returns it."""
+    obj = item.obj
+    if item.kind == EventKind.NOTE:
+        return f"{obj.get_kind_display()}: {obj.body}"
+    if item.kind == EventKind.ASSESSMENT:
+        return ", ".join(f"{lv.get_domain_display()} {lv.level}" for lv in obj.levels.all())
+    if item.kind == EventKind.GOAL:
+        return f"{obj.get_domain_display()}: {obj.title}"
+    if item.kind == EventKind.ACTION:
+        return f"{obj.title} ({obj.get_status_display()})"
+    if item.kind == EventKind.REFERRAL:
+        return f"{obj.service}: {obj.reason}"
+    if item.kind == EventKind.RECEPTION:
+        return obj.reason
+    return item.summary
+
+
+def goal_case_file(actor: Actor, goal_id: int) -> CaseFile:
+    """The case file a goal belongs to, if the agent may write in it."""
+    goal = Goal.objects.filter(pk=goal_id).first()
+    if goal is None:
+        raise Http404(_("No goal with this number."))
+    return policy.guard_case_file(actor, goal.case_file_id)
+
+
+def get_action(actor: Actor, action_id: int) -> tuple[Action, CaseFile]:
+    """One action of a plan with its case file (audited as a read)."""
+    action = Action.objects.select_related("goal", "owner").filter(pk=action_id).first()
+    if action is None:
+        raise Http404(_("No action with this number."))
+    case_file = policy.guard_case_file(actor, action.goal.case_file_id)
+    policy.record(actor, AuditAction.READ, "action", action.pk, case_file.household_id)
+    return action, case_file

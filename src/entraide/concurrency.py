@@ -1,0 +1,65 @@
+"""Optimistic concurrency: a save based on an old version is refused, never overwritten."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import models, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """A field whose stored value differs from what the agent submitted."""
+
+    field: str
+    label: str
+    stored: Any
+    submitted: Any
+
+
+class StaleEdit(Exception):
+    """Someone saved the record after the agent opened it; nothing was written."""
+
+    def __init__(self, current: models.Model, submitted_version: int, changes: list[FieldChange]):
+        self.current = current
+        self.submitted_version = submitted_version
+        self.changes = changes
+        super().__init__(
+            _(
+                "This record was changed by someone else after you opened it "
+                "(now version %(now)s, you had version %(yours)s). Your changes were not "
+                "saved: check the differences below and save again."
+            )
+            % {"now": current.version, "yours": submitted_version}  # type: ignore[attr-defined]
+        )
+
+
+def _label(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name.removesuffix("_id"))
+    return str(getattr(field, "verbose_name", name))
+
+
+def save_if_current(model: type[M], pk: int, version: int, changes: dict[str, Any]) -> M:
+    """Apply changes only if the stored version is still `version`; raise StaleEdit otherwise."""
+    with transaction.atomic():
+        updated = model._default_manager.filter(pk=pk, version=version).update(
+            **changes, version=F("version") + 1
+        )
+        try:
+            current = model._default_manager.get(pk=pk)
+        except model.DoesNotExist:  # type: ignore[attr-defined]
+            raise Http404(_("This record no longer exists.")) from None
+    if not updated:
+        differing = [
+            FieldChange(name, _label(model, name), getattr(current, name), value)
+            for name, value in changes.items()
+            if getattr(current, name) != value
+        ]
+        raise StaleEdit(current, version, differing)
+    return current

@@ -1,0 +1,50 @@
+"""API for the data protection officer: the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from . import policy
+
+router = Router(tags=["secrecy"])
+
+
+class AuditOut(Schema):
+    id: int
+    at: dt.datetime
+    username: str
+    role: str
+    action: str
+    object_type: str
+    object_id: int | None
+    household_id: int | None
+    channel: str
+    ip: str | None
+    reason: str
+    detail: str
+
+
+class AuditPage(Schema):
+    items: list[AuditOut]
+    count: int
+
+
+class AuditFilters(Schema):
+    username: str | None = None
+    household_id: int | None = None
+    action: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+@router.get("/audit", response=AuditPage)
+def audit(request: HttpRequest, filters: Query[AuditFilters], limit: int = Query(50, ge=1, le=500),
+          offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """Who read or changed what, when and from where (DPO only; the query is itself audited)."""
+    rows, total = policy.audit_log(policy.Actor.from_request(request, "api"), filters.dict(),
+                                   limit, offset)
+    return {"items": rows, "count": total}

@@ -1,0 +1,40 @@
+"""The audit trail of every read and write of personal data."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    READ = "read", _("Read")
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    MERGE = "merge", _("Merge")
+    SEARCH = "search", _("Search")
+    DENIED = "denied", _("Refused")
+    AUDIT_QUERY = "audit_query", _("Audit query")
+
+
+class AuditRecord(models.Model):
+    """Who did what to which personal data, when, from where and why; never updated."""
+
+    at = models.DateTimeField(_("when"), db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    username = models.CharField(_("agent"), max_length=150)
+    role = models.CharField(_("role"), max_length=20)
+    action = models.CharField(_("action"), max_length=12, choices=AuditAction.choices)
+    object_type = models.CharField(_("object"), max_length=30)
+    object_id = models.BigIntegerField(null=True)
+    household_id = models.BigIntegerField(null=True)
+    channel = models.CharField(max_length=8)
+    ip = models.GenericIPAddressField(_("from"), null=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["household_id", "-at"]),
+            models.Index(fields=["user", "-at"]),
+        ]

@@ -1,0 +1,222 @@
+"""Need-to-know: the one place that decides who may see which personal data, and records it.
+
+Every service that reads or writes personal data calls `guard_*` (decides, records refusals)
+then `record` (writes the audit line). Views and API handlers never filter querysets
+themselves: they call services, which call this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from entraide.org.models import Role
+
+from .models import AuditAction, AuditRecord
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from entraide.cases.models import CaseFile
+    from entraide.org.models import User
+    from entraide.people.models import Household
+
+FILE_ROLES = frozenset({Role.SOCIAL_WORKER, Role.TEAM_LEAD})
+IDENTITY_ROLES = FILE_ROLES | {Role.RECEPTION}
+
+
+class Denied(PermissionDenied):
+    """Raised when an agent is outside need-to-know; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, from where, through which channel, and why if they said."""
+
+    user: User
+    ip: str | None = None
+    channel: str = "web"
+    reason: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, channel: str = "web") -> Actor:
+        forwarded = request.META.get("HTTP_X_REAL_IP")
+        return cls(
+            user=request.user,  # type: ignore[arg-type]
+            ip=forwarded or request.META.get("REMOTE_ADDR"),
+            channel=channel,
+            reason=(request.GET.get("reason") or "")[:500],
+        )
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+
+def record(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: int | None = None,
+    household_id: int | None = None,
+    detail: str = "",
+) -> AuditRecord:
+    """Write one audit record for an access to personal data."""
+    return AuditRecord.objects.create(
+        at=timezone.now(),
+        user=actor.user,
+        username=actor.user.get_username(),
+        role=actor.role,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        household_id=household_id,
+        channel=actor.channel,
+        ip=actor.ip,
+        reason=actor.reason,
+        detail=detail[:500],
+    )
+
+
+def _refuse(actor: Actor, object_type: str, object_id: int | None, household_id: int | None,
+            message: str) -> Denied:
+    record(actor, AuditAction.DENIED, object_type, object_id, household_id)
+    return Denied(message)
+
+
+# --- who may see what -----------------------------------------------------------------
+
+def case_file_scope(user: User) -> Q:
+    """The case files an agent has need-to-know for, as a filter on CaseFile."""
+    if user.role == Role.SOCIAL_WORKER:
+        return Q(referent_id=user.pk) | Q(team_id=user.team_id)
+    if user.role == Role.TEAM_LEAD and user.territory_id is not None:
+        return Q(team__territory_id=user.territory_id)
+    return Q(pk__in=[])
+
+
+def readable_case_files(user: User) -> models.QuerySet[CaseFile]:
+    """Case files the agent may open."""
+    from entraide.cases.models import CaseFile
+
+    if user.role not in FILE_ROLES:
+        return CaseFile.objects.none()
+    return CaseFile.objects.filter(case_file_scope(user))
+
+
+def identifiable_households(user: User) -> models.QuerySet[Household]:
+    """Households whose identity (members, address) the agent may see."""
+    from entraide.cases.models import CaseFile
+    from entraide.people.models import Household
+
+    if user.role in (Role.RECEPTION, Role.TEAM_LEAD):
+        return Household.objects.filter(territory_id=user.territory_id)
+    if user.role == Role.SOCIAL_WORKER:
+        files = CaseFile.objects.filter(case_file_scope(user), household_id=OuterRef("pk"))
+        return Household.objects.filter(Q(territory_id=user.territory_id) | Exists(files))
+    return Household.objects.none()
+
+
+def can_read_case_file(user: User, case_file: CaseFile) -> bool:
+    """Whether the agent has need-to-know for this case file's content."""
+    if user.role == Role.SOCIAL_WORKER:
+        return case_file.referent_id == user.pk or case_file.team_id == user.team_id
+    if user.role == Role.TEAM_LEAD:
+        return user.territory_id is not None and case_file.team.territory_id == user.territory_id
+    return False
+
+
+def can_identify_household(user: User, household: Household) -> bool:
+    """Whether the agent may see who lives in this household and where."""
+    if user.role in IDENTITY_ROLES and household.territory_id == user.territory_id:
+        return True
+    if user.role == Role.SOCIAL_WORKER:
+        return readable_case_files(user).filter(household_id=household.pk).exists()
+    return False
+
+
+def can_see_audit(user: User) -> bool:
+    return user.role == Role.DPO
+
+
+def can_see_aggregates(user: User) -> bool:
+    return user.role in (Role.MANAGER, Role.TEAM_LEAD)
+
+
+def can_do_intake(user: User) -> bool:
+    return user.role in IDENTITY_ROLES
+
+
+# --- guarded access ----------------------------------------------------------------------
+
+def guard_case_file(actor: Actor, case_file_id: int, *, for_update: bool = False) -> CaseFile:
+    """Return the case file if the actor has need-to-know; record and raise otherwise."""
+    from entraide.cases.models import CaseFile
+
+    queryset = CaseFile.objects.select_related("household", "team__territory", "referent")
+    if for_update:
+        queryset = queryset.select_for_update()
+    try:
+        case_file = queryset.get(pk=case_file_id)
+    except CaseFile.DoesNotExist:
+        raise Http404(_("No case file with this number.")) from None
+    if not can_read_case_file(actor.user, case_file):
+        raise _refuse(actor, "case_file", case_file.pk, case_file.household_id,
+                      _("You are not in need-to-know for this case file."))
+    return case_file
+
+
+def open_case_file(actor: Actor, case_file_id: int) -> CaseFile:
+    """Return the case file for reading, with exactly one audit record."""
+    case_file = guard_case_file(actor, case_file_id)
+    record(actor, AuditAction.READ, "case_file", case_file.pk, case_file.household_id)
+    return case_file
+
+
+def guard_household(actor: Actor, household_id: int) -> Household:
+    """Return the household if the actor may identify it; record and raise otherwise."""
+    from entraide.people.models import Household
+
+    try:
+        household = Household.objects.select_related("territory").get(pk=household_id)
+    except Household.DoesNotExist:
+        raise Http404(_("No household with this number.")) from None
+    if not can_identify_household(actor.user, household):
+        raise _refuse(actor, "household", household.pk, household.pk,
+                      _("You are not in need-to-know for this household."))
+    return household
+
+
+def guard_role(actor: Actor, allowed: bool, what: str) -> None:
+    """Refuse, with an audit record, an action the actor's role does not allow."""
+    if not allowed:
+        raise _refuse(actor, what, None, None, _("Your role does not allow this."))
+
+
+def audit_log(actor: Actor, filters: dict[str, Any], limit: int, offset: int
+              ) -> tuple[list[AuditRecord], int]:
+    """The audit records matching the DPO's filters, newest first, itself audited."""
+    guard_role(actor, can_see_audit(actor.user), "audit")
+    queryset = AuditRecord.objects.all()
+    if filters.get("username"):
+        queryset = queryset.filter(username=filters["username"])
+    if filters.get("household_id"):
+        queryset = queryset.filter(household_id=filters["household_id"])
+    if filters.get("action"):
+        queryset = queryset.filter(action=filters["action"])
+    if filters.get("since"):
+        queryset = queryset.filter(at__date__gte=filters["since"])
+    if filters.get("until"):
+        queryset = queryset.filter(at__date__lte=filters["until"])
+    total = queryset.count()
+    rows = list(queryset.order_by("-at", "-id")[offset:offset + limit])
+    detail = " ".join(f"{k}={v}" for k, v in sorted(filters.items()) if v)
+    record(actor, AuditAction.AUDIT_QUERY, "audit", detail=detail)
+    return rows, total
