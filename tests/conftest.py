@@ -73,3 +73,9 @@ def world(db: None) -> World:
     fa = CaseFileFactory(household=ha, team=a1, referent=users["worker"])
     fb = CaseFileFactory(household=hb, team=b1, referent=users["worker.b"])
     return World(ta, tb, a1, a2, b1, users, ha, hb, pa, pb, fa, fb)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Hashing nine agents' passwords per test with PBKDF2 would dominate the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -35,6 +35,7 @@ api = NinjaAPI(
     "need-to-know and audited, exactly as in the web interface.",
     auth=BearerToken(),
     urls_namespace="api",
+    docs_url=None,  # Swagger UI would load from a CDN; the schema is at openapi.json
 )
 
 

@@ -226,6 +226,7 @@ def merge_persons(actor: Actor, keep_id: int, duplicate_id: int) -> Person:
 
 def list_households(actor: Actor, limit: int, offset: int) -> tuple[list[Household], int]:
     """Households the agent may identify, newest first (one audit record for the page)."""
+    policy.guard_role(actor, policy.can_do_intake(actor.user), "household_list")
     queryset = policy.identifiable_households(actor.user)
     total = queryset.count()
     households = list(queryset.prefetch_related("members").order_by("-pk")[offset:offset + limit])
