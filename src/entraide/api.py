@@ -77,8 +77,7 @@ def on_stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
                for c in exc.changes]
     return api.create_response(
         request,
-        {"detail": str(exc), "current_version": exc.current.version,  # type: ignore[attr-defined]
-         "changes": changes},
+        {"detail": str(exc), "current_version": exc.current_version, "changes": changes},
         status=409,
     )
 

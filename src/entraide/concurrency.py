@@ -26,8 +26,10 @@ class FieldChange:
 class StaleEdit(Exception):
     """Someone saved the record after the agent opened it; nothing was written."""
 
-    def __init__(self, current: models.Model, submitted_version: int, changes: list[FieldChange]):
+    def __init__(self, current: Any, current_version: int, submitted_version: int,
+                 changes: list[FieldChange]):
         self.current = current
+        self.current_version = current_version
         self.submitted_version = submitted_version
         self.changes = changes
         super().__init__(
@@ -36,7 +38,7 @@ class StaleEdit(Exception):
                 "(now version %(now)s, you had version %(yours)s). Your changes were not "
                 "saved: check the differences below and save again."
             )
-            % {"now": current.version, "yours": submitted_version}  # type: ignore[attr-defined]
+            % {"now": current_version, "yours": submitted_version}
         )
 
 
@@ -61,5 +63,5 @@ def save_if_current(model: type[M], pk: int, version: int, changes: dict[str, An
             for name, value in changes.items()
             if getattr(current, name) != value
         ]
-        raise StaleEdit(current, version, differing)
+        raise StaleEdit(current, current.version, version, differing)  # type: ignore[attr-defined]
     return current

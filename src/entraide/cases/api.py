@@ -281,7 +281,7 @@ def list_assessments(request: HttpRequest, case_file_id: int) -> dict[str, Any]:
 @router.post("/case-files/{case_file_id}/assessments", response={201: AssessmentOut})
 def add_assessment(request: HttpRequest, case_file_id: int, assessment: AssessmentIn
                    ) -> tuple[int, Any]:
-    levels = {lv.domain: (lv.level, lv.comment) for lv in assessment.levels}
+    levels = {str(lv.domain): (lv.level, lv.comment) for lv in assessment.levels}
     return 201, services.assess(_actor(request), case_file_id, levels)
 
 

@@ -19,7 +19,7 @@ from .models import (
 class NoteForm(forms.Form):
     kind = forms.ChoiceField(label=_("Type"), choices=NoteKind.choices)
     body = forms.CharField(label=_("Text"), max_length=20000,
-                           widget=forms.Textarea(attrs={"rows": 10}))
+                           widget=forms.Textarea(attrs={"rows": 6}))
 
 
 class CorrectionForm(NoteForm):

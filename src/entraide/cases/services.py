@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from entraide import french
-from entraide.concurrency import StaleEdit, save_if_current
+from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Role, Team
 from entraide.people.models import Household, Person
 from entraide.secrecy import policy
@@ -246,11 +246,9 @@ def correct_note(actor: Actor, note_id: int, version_no: int, body: str,
         Q(pk=thread) | Q(first_id=thread), is_current=True
     )
     if latest.version_no != version_no:
-        raise StaleEdit(_NoteVersion(latest), version_no,
-                        [_note_change(latest, body)])
-    updated = Note.objects.filter(pk=latest.pk, is_current=True).update(is_current=False)
-    if not updated:
-        raise StaleEdit(_NoteVersion(latest), version_no, [_note_change(latest, body)])
+        raise StaleEdit(latest, latest.version_no, version_no,
+                        [FieldChange("body", _("text"), latest.body, body)])
+    Note.objects.filter(pk=latest.pk).update(is_current=False)
     NoteTerm.objects.filter(note=latest).delete()
     note = Note.objects.create(
         case_file=case_file, kind=kind or latest.kind, body=body, author=actor.user,
@@ -260,21 +258,6 @@ def correct_note(actor: Actor, note_id: int, version_no: int, body: str,
     policy.record(actor, AuditAction.UPDATE, "note", note.pk, case_file.household_id,
                   detail=f"correction of note {thread}, version {note.version_no}")
     return note
-
-
-class _NoteVersion:
-    """Adapter giving a note's version number the name StaleEdit expects."""
-
-    def __init__(self, note: Note):
-        self.note = note
-        self.version = note.version_no
-        self.pk = note.pk
-
-
-def _note_change(latest: Note, body: str) -> Any:
-    from entraide.concurrency import FieldChange
-
-    return FieldChange("body", _("text"), latest.body, body)
 
 
 def note_history(actor: Actor, note_id: int) -> list[Note]:

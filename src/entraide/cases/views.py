@@ -106,7 +106,7 @@ def correct_note(request: HttpRequest, note_id: int) -> HttpResponse:
                                   form.cleaned_data["body"], form.cleaned_data["kind"])
         except StaleEdit as exc:
             data = request.POST.copy()
-            data["version_no"] = str(exc.current.version)  # type: ignore[attr-defined]
+            data["version_no"] = str(exc.current_version)
             context["form"] = forms.CorrectionForm(data)
             return _stale(request, "cases/note_form.html", context, exc)
         messages.success(request, _("Correction saved; the previous version is kept."))
@@ -131,9 +131,13 @@ def assessment(request: HttpRequest, case_file_id: int) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+def _set_agent_choices(form: Any, name: str, case_file: Any) -> None:
+    form.fields[name].choices = [("", "—"), *assignable_agents(case_file.team)]
+
+
 def _action_form(case_file: Any, data: Any = None, edit: bool = False, **kw: Any) -> Any:
     form = (forms.ActionEditForm if edit else forms.ActionForm)(data, **kw)
-    form.fields["owner"].choices = [("", "—"), *assignable_agents(case_file.team)]
+    _set_agent_choices(form, "owner", case_file)
     return form
 
 
@@ -206,7 +210,7 @@ def edit_action(request: HttpRequest, action_id: int) -> HttpResponse:
                 "due_date": data["due_date"], "status": data["status"]})
         except StaleEdit as exc:
             posted = request.POST.copy()
-            posted["version"] = str(exc.current.version)  # type: ignore[attr-defined]
+            posted["version"] = str(exc.current_version)
             context["form"] = _action_form(case_file, posted, edit=True)
             return _stale(request, "cases/action_form.html", context, exc)
         messages.success(request, _("Action saved."))
@@ -255,7 +259,7 @@ def edit_case_file(request: HttpRequest, case_file_id: int) -> HttpResponse:
     initial = {"version": case_file.version, "referent": case_file.referent_id,
                "status": case_file.status}
     form = forms.CaseFileForm(request.POST or None, initial=initial)
-    form.fields["referent"].choices = [("", "—"), *assignable_agents(case_file.team)]
+    _set_agent_choices(form, "referent", case_file)
     context = {"form": form, "case_file": case_file}
     if request.method == "POST" and form.is_valid():
         try:
@@ -264,9 +268,9 @@ def edit_case_file(request: HttpRequest, case_file_id: int) -> HttpResponse:
                 "status": form.cleaned_data["status"]})
         except StaleEdit as exc:
             posted = request.POST.copy()
-            posted["version"] = str(exc.current.version)  # type: ignore[attr-defined]
+            posted["version"] = str(exc.current_version)
             form = forms.CaseFileForm(posted)
-            form.fields["referent"].choices = [("", "—"), *assignable_agents(case_file.team)]
+            _set_agent_choices(form, "referent", case_file)
             context["form"] = form
             return _stale(request, "cases/case_file_form.html", context, exc)
         messages.success(request, _("Case file updated."))

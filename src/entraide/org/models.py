@@ -71,7 +71,7 @@ class User(AbstractUser):
 
     def save(self, *args: object, **kwargs: object) -> None:
         # A team member's territory is the team's: one source of truth for the policy.
-        if self.team_id is not None:
+        if self.team is not None:
             self.territory_id = self.team.territory_id
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 

@@ -16,7 +16,7 @@ def assignable_agents(team: Team) -> list[tuple[int, str]]:
 
 def landing_url(user: User) -> str:
     """The page an agent starts on, chosen by role."""
-    return {
+    landing: dict[str, str] = {
         Role.RECEPTION: "/reception/",
         Role.SOCIAL_WORKER: "/caseload/",
         Role.TEAM_LEAD: "/caseload/",
@@ -24,4 +24,5 @@ def landing_url(user: User) -> str:
         Role.OPERATOR: "/monitoring/",
         Role.DPO: "/audit/",
         Role.ADMINISTRATOR: "/admin/",
-    }.get(user.role, "/login/")
+    }
+    return landing.get(user.role, "/login/")

@@ -120,7 +120,9 @@ def register_household(actor: Actor, person_data: dict[str, Any],
     from entraide.cases import services as cases
 
     policy.guard_role(actor, policy.can_do_intake(actor.user), "household")
-    territory_id = address_data.pop("territory_id", None) or actor.user.territory_id
+    territory_id: int | None = address_data.pop("territory_id", None) or actor.user.territory_id
+    if territory_id is None:
+        raise ValueError("An agent without a territory cannot register a household.")
     household = Household.objects.create(territory_id=territory_id, **address_data)
     person = Person.objects.create(household=household, **person_data)
     Membership.objects.create(

@@ -92,7 +92,7 @@ def edit_person(request: HttpRequest, person_id: int) -> HttpResponse:
             services.update_person(actor, person_id, form.cleaned_data["version"], changes)
         except StaleEdit as exc:
             posted = request.POST.copy()
-            posted["version"] = str(exc.current.version)  # type: ignore[attr-defined]
+            posted["version"] = str(exc.current_version)
             context["form"] = forms.PersonEditForm(posted, instance=exc.current)
             context["stale"] = exc
             return render(request, "people/person_form.html", context, status=409)

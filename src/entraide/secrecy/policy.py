@@ -116,6 +116,8 @@ def identifiable_households(user: User) -> models.QuerySet[Household]:
     from entraide.cases.models import CaseFile
     from entraide.people.models import Household
 
+    if user.territory_id is None:
+        return Household.objects.none()
     if user.role in (Role.RECEPTION, Role.TEAM_LEAD):
         return Household.objects.filter(territory_id=user.territory_id)
     if user.role == Role.SOCIAL_WORKER:
