@@ -39,7 +39,11 @@ def _allow_orm_beside_playwright_loop() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def browser(_allow_orm_beside_playwright_loop: None) -> Iterator[Browser]:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        # `make test` installs it; in CI a missing browser is a failure, not a skip.
+        message = f"no Chromium at {CHROMIUM}: run `make chromium` (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
