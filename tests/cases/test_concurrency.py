@@ -99,3 +99,16 @@ def test_person_update_refreshes_duplicate_keys(world):
                          {"last_name": "Bernard-Lefèvre"})
     found = people.find_candidates(world.actor("worker"), "Zoé BERNARD")
     assert [c.person.pk for c in found][:1] == [world.person_a.pk]
+
+
+@pytest.mark.django_db
+def test_stale_address_change_is_refused_and_shows_both_addresses(world):
+    url = f"/households/{world.household_a.pk}/edit/"
+    form = {"version": 1, "address": "5 rue des Lilas", "postcode": "47000", "commune": "Agen"}
+    assert world.client("worker").post(url, form).status_code == 302
+    stale = world.client("reception").post(url, {**form, "address": "7 impasse du Moulin"})
+    assert stale.status_code == 409
+    page = stale.content.decode()
+    assert "5 rue des Lilas" in page and 'value="7 impasse du Moulin"' in page
+    world.household_a.refresh_from_db()
+    assert world.household_a.address == "5 rue des Lilas"

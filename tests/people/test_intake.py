@@ -113,3 +113,16 @@ def test_folding_is_idempotent_and_accent_free(text):
 def test_singular_and_plural_share_a_search_term(word):
     plural = {"journal": "journaux", "bateau": "bateaux"}.get(word, word + "s")
     assert french.terms(word) == french.terms(plural) == french.terms(french.fold(plural).upper())
+
+
+@pytest.mark.django_db
+def test_consents_are_recorded_and_never_overwritten(world):
+    client = world.client("reception")
+    url = f"/persons/{world.person_a.pk}/consents/new/"
+    assert client.post(url, {"purpose": "sms", "given": "yes"}).status_code == 302
+    assert client.post(url, {"purpose": "sms", "given": "no"}).status_code == 302
+    answers = list(Consent.objects.filter(person=world.person_a).order_by("pk")
+                   .values_list("given", flat=True))
+    assert answers == [True, False]
+    page = client.get(f"/persons/{world.person_a.pk}/edit/").content.decode()
+    assert page.count("<tr><td>") >= 2

@@ -117,6 +117,11 @@ WEB: dict[str, Row] = {
     "people:new_member": Row("GET", _obj("households", "household", "members/new/"), IDENTITY),
     "people:log_visit": Row("POST", _obj("households", "household", "visits/new/"), IDENTITY,
                             lambda t, own: {"visit-reason": "Dossier CAF"}),
+    "people:edit_household": Row("POST", _obj("households", "household", "edit/"), IDENTITY,
+                                 lambda t, own: {"version": 1, "address": "2 rue Neuve",
+                                                 "postcode": "47000", "commune": "Agen"}),
+    "people:new_consent": Row("POST", _obj("persons", "person", "consents/new/"), IDENTITY,
+                              lambda t, own: {"purpose": "sms", "given": "yes"}),
     "people:edit_person": Row("GET", _obj("persons", "person", "edit/"), IDENTITY),
     "people:merge": Row("POST", _const("/persons/merge/"), IDENTITY,
                         lambda t, own: {"keep": t("person", own).pk,
@@ -155,6 +160,9 @@ API: dict[str, Row] = {
                                     "commune": "Agen"}}),
     "GET /api/v1/households/{household_id}": Row(
         "GET", _api(lambda t, o: f"/households/{t('household', o).pk}"), IDENTITY),
+    "PATCH /api/v1/households/{household_id}": Row(
+        "PATCH", _api(lambda t, o: f"/households/{t('household', o).pk}"), IDENTITY,
+        lambda t, own: {"version": 1, "commune": "Agen"}),
     "POST /api/v1/households/{household_id}/members": Row(
         "POST", _api(lambda t, o: f"/households/{t('household', o).pk}/members"), IDENTITY,
         lambda t, own: {"person": _person(), "relationship": "child"}),

@@ -75,6 +75,15 @@ class IntakeIn(Schema):
     reason: str = Field(min_length=1, max_length=300)
 
 
+class HouseholdPatch(Schema):
+    version: int
+    address: str | None = Field(None, min_length=1, max_length=200)
+    postcode: str | None = Field(None, min_length=1, max_length=10)
+    commune: str | None = Field(None, min_length=1, max_length=100)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
 class HouseholdOut(Schema):
     id: int
     address: str
@@ -154,6 +163,17 @@ def get_household(request: HttpRequest, household_id: int) -> dict[str, object]:
     household, members = services.household_members(Actor.from_request(request, "api"),
                                                     household_id)
     return _household_out(household, members)
+
+
+@router.patch("/households/{household_id}", response=HouseholdOut)
+def update_household(request: HttpRequest, household_id: int, patch: HouseholdPatch
+                     ) -> dict[str, object]:
+    """Change the address; 409 with the differences if someone saved in between."""
+    changes = patch.dict(exclude_unset=True)
+    version = changes.pop("version")
+    actor = Actor.from_request(request, "api")
+    household = services.update_household(actor, household_id, version, changes)
+    return _household_out(household, services.members_of(household))
 
 
 @router.post("/households/{household_id}/members", response={201: PersonOut})

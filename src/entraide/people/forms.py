@@ -7,7 +7,7 @@ import datetime as dt
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Person, Relationship
+from .models import ConsentPurpose, Household, Person, Relationship
 
 
 class CandidateSearchForm(forms.Form):
@@ -41,6 +41,10 @@ class AddressForm(forms.Form):
     postcode = forms.RegexField(label=_("Postcode"), regex=r"^[0-9A-Za-z -]{3,10}$",
                                 error_messages={"invalid": _("Enter a valid postcode.")})
     commune = forms.CharField(label=_("Commune"), max_length=100)
+    latitude = forms.FloatField(label=_("Latitude (optional)"), required=False,
+                                min_value=-90, max_value=90)
+    longitude = forms.FloatField(label=_("Longitude (optional)"), required=False,
+                                 min_value=-180, max_value=180)
 
 
 class IntakeReasonForm(forms.Form):
@@ -57,3 +61,17 @@ class MemberForm(PersonForm):
 class MergeForm(forms.Form):
     keep = forms.IntegerField(widget=forms.HiddenInput)
     duplicate = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class HouseholdForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Household
+        fields = ["address", "postcode", "commune", "latitude", "longitude"]
+
+
+class ConsentForm(forms.Form):
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=ConsentPurpose.choices)
+    given = forms.TypedChoiceField(label=_("Answer"), coerce=lambda v: v == "yes",
+                                   choices=[("yes", _("Agrees")), ("no", _("Refuses or withdraws"))])

@@ -8,7 +8,9 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from entraide import french
@@ -18,7 +20,7 @@ from entraide.secrecy import policy
 from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
 
-from .models import Household, Membership, NameKey, Person, Relationship
+from .models import Consent, Household, Membership, NameKey, Person, Relationship
 
 CANDIDATE_THRESHOLD = 60.0
 
@@ -122,7 +124,7 @@ def register_household(actor: Actor, person_data: dict[str, Any],
     policy.guard_role(actor, policy.can_do_intake(actor.user), "household")
     territory_id: int | None = address_data.pop("territory_id", None) or actor.user.territory_id
     if territory_id is None:
-        raise ValueError("An agent without a territory cannot register a household.")
+        raise ValueError(_("An agent without a territory cannot register a household."))
     household = Household.objects.create(territory_id=territory_id, **address_data)
     person = Person.objects.create(household=household, **person_data)
     Membership.objects.create(
@@ -168,26 +170,25 @@ def members_of(household: Household) -> list[Person]:
     )
 
 
+def get_person_for_update(actor: Actor, person_id: int) -> Person:
+    """A current person whose household the agent may identify (the caller audits)."""
+    person = Person.objects.filter(pk=person_id, merged_into__isnull=True).first()
+    if person is None or person.household_id is None:
+        raise Http404(_("No person with this number."))
+    policy.guard_household(actor, person.household_id)
+    return person
+
+
 def get_person(actor: Actor, person_id: int) -> Person:
     """One person, if the agent may identify their household (audited)."""
-    from django.http import Http404
-
-    person = Person.objects.filter(pk=person_id).first()
-    if person is None or person.household_id is None:
-        raise Http404("No such person.")
-    policy.guard_household(actor, person.household_id)
+    person = get_person_for_update(actor, person_id)
     policy.record(actor, AuditAction.READ, "person", person.pk, person.household_id)
     return person
 
 
 def update_person(actor: Actor, person_id: int, version: int, changes: dict[str, Any]) -> Person:
     """Change a person's identity or contact, refused if someone saved in between."""
-    person = Person.objects.filter(pk=person_id).first()
-    if person is None or person.household_id is None:
-        from django.http import Http404
-
-        raise Http404("No such person.")
-    policy.guard_household(actor, person.household_id)
+    person = get_person_for_update(actor, person_id)
     changes = {k: v for k, v in changes.items() if k in Person.EDITABLE}
     updated = save_if_current(Person, person_id, version, changes)
     index_person(updated)
@@ -202,12 +203,12 @@ def merge_persons(actor: Actor, keep_id: int, duplicate_id: int) -> Person:
     from entraide.cases.models import ReceptionEntry
 
     if keep_id == duplicate_id:
-        raise ValueError("A person cannot be merged into themself.")
+        raise ValueError(_("Choose two different persons to merge."))
     keep = Person.objects.select_for_update().get(pk=keep_id)
     duplicate = Person.objects.select_for_update().get(pk=duplicate_id)
     for person in (keep, duplicate):
         if person.household_id is None or person.merged_into_id:
-            raise ValueError("Only current persons in a household can be merged.")
+            raise ValueError(_("Only current persons living in a household can be merged."))
         policy.guard_household(actor, person.household_id)
     duplicate.memberships.update(person=keep)
     duplicate.consents.update(person=keep)
@@ -235,3 +236,29 @@ def list_households(actor: Actor, limit: int, offset: int) -> tuple[list[Househo
     policy.record(actor, AuditAction.READ, "household_list",
                   detail=",".join(str(h.pk) for h in households)[:500])
     return households, total
+
+
+def update_household(actor: Actor, household_id: int, version: int,
+                     changes: dict[str, Any]) -> Household:
+    """Change a household's address, refused if someone saved in between."""
+    household = policy.guard_household(actor, household_id)
+    changes = {k: v for k, v in changes.items() if k in Household.EDITABLE}
+    updated = save_if_current(Household, household_id, version, changes)
+    policy.record(actor, AuditAction.UPDATE, "household", household.pk, household.pk,
+                  detail=",".join(sorted(changes)))
+    return updated
+
+
+def record_consent(actor: Actor, person_id: int, purpose: str, given: bool) -> Consent:
+    """Record that a person gave or withdrew a consent; earlier records stay."""
+    person = get_person_for_update(actor, person_id)
+    consent = Consent.objects.create(person=person, purpose=purpose, given=given,
+                                     recorded_by=actor.user)
+    policy.record(actor, AuditAction.CREATE, "consent", consent.pk, person.household_id,
+                  detail=f"{purpose}={'yes' if given else 'no'}")
+    return consent
+
+
+def consents_of(person: Person) -> list[Consent]:
+    """A person's consent records, newest first, for a person already opened."""
+    return list(person.consents.select_related("recorded_by").order_by("-recorded_at", "-pk"))

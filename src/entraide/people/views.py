@@ -80,12 +80,14 @@ def new_member(request: HttpRequest, household_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def edit_person(request: HttpRequest, person_id: int) -> HttpResponse:
-    """Identity and contact of a person, under optimistic concurrency."""
+    """Identity, contact and consents of a person, under optimistic concurrency."""
     actor = Actor.from_request(request)
     person = services.get_person(actor, person_id)
     form = forms.PersonEditForm(request.POST or None, instance=person,
                                 initial={"version": person.version})
-    context: dict[str, Any] = {"form": form, "person": person}
+    context: dict[str, Any] = {"form": form, "person": person,
+                               "consent_form": forms.ConsentForm(),
+                               "consents": services.consents_of(person)}
     if request.method == "POST" and form.is_valid():
         changes = {f: form.cleaned_data[f] for f in services.Person.EDITABLE}
         try:
@@ -99,6 +101,44 @@ def edit_person(request: HttpRequest, person_id: int) -> HttpResponse:
         messages.success(request, _("Person updated."))
         return redirect("cases:household", person.household_id)
     return render(request, "people/person_form.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def new_consent(request: HttpRequest, person_id: int) -> HttpResponse:
+    """Record a consent given or withdrawn; the earlier records stay."""
+    form = forms.ConsentForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(_("Choose a purpose and an answer."), status=400)
+    services.record_consent(Actor.from_request(request), person_id,
+                            form.cleaned_data["purpose"], form.cleaned_data["given"])
+    messages.success(request, _("Consent recorded."))
+    return redirect("people:edit_person", person_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_household(request: HttpRequest, household_id: int) -> HttpResponse:
+    """The household's address, under optimistic concurrency."""
+    actor = Actor.from_request(request)
+    household = policy.guard_household(actor, household_id)
+    form = forms.HouseholdForm(request.POST or None, instance=household,
+                               initial={"version": household.version})
+    context: dict[str, Any] = {"form": form, "household": household}
+    if request.method == "POST" and form.is_valid():
+        changes = {f: form.cleaned_data[f] for f in services.Household.EDITABLE}
+        try:
+            services.update_household(actor, household_id, form.cleaned_data["version"], changes)
+        except StaleEdit as exc:
+            posted = request.POST.copy()
+            posted["version"] = str(exc.current_version)
+            context["form"] = forms.HouseholdForm(posted, instance=exc.current)
+            context["stale"] = exc
+            return render(request, "people/household_form.html", context, status=409)
+        messages.success(request, _("Address updated."))
+        return redirect("cases:household", household_id)
+    return render(request, "people/household_form.html", context,
+                  status=400 if form.errors else 200)
 
 
 @login_required
