@@ -112,7 +112,7 @@ class Domain(models.TextChoices):
 
 class Level(models.IntegerChoices):
     STRENGTH = 1, _("Strength")
-    FRAGILE = 2, _("Fragile")
+    FRAGILE = 2, _("Fragility")
     DIFFICULTY = 3, _("Difficulty")
     CRISIS = 4, _("Crisis")
 

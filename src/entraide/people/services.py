@@ -208,7 +208,7 @@ def merge_persons(actor: Actor, keep_id: int, duplicate_id: int) -> Person:
     duplicate = Person.objects.select_for_update().get(pk=duplicate_id)
     for person in (keep, duplicate):
         if person.household_id is None or person.merged_into_id:
-            raise ValueError(_("Only current persons living in a household can be merged."))
+            raise ValueError(_("Only persons who still live in a household can be merged."))
         policy.guard_household(actor, person.household_id)
     duplicate.memberships.update(person=keep)
     duplicate.consents.update(person=keep)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AuditAction(models.TextChoices):
-    READ = "read", _("Read")
-    CREATE = "create", _("Create")
-    UPDATE = "update", _("Update")
-    MERGE = "merge", _("Merge")
-    SEARCH = "search", _("Search")
-    DENIED = "denied", _("Refused")
-    AUDIT_QUERY = "audit_query", _("Audit query")
+    READ = "read", pgettext_lazy("audit action", "Read")
+    CREATE = "create", pgettext_lazy("audit action", "Create")
+    UPDATE = "update", pgettext_lazy("audit action", "Update")
+    MERGE = "merge", pgettext_lazy("audit action", "Merge")
+    SEARCH = "search", pgettext_lazy("audit action", "Search")
+    DENIED = "denied", pgettext_lazy("audit action", "Refused")
+    AUDIT_QUERY = "audit_query", pgettext_lazy("audit action", "Audit query")
 
 
 class AuditRecord(models.Model):

@@ -171,7 +171,7 @@ def guard_case_file(actor: Actor, case_file_id: int, *, for_update: bool = False
         raise Http404(_("No case file with this number.")) from None
     if not can_read_case_file(actor.user, case_file):
         raise _refuse(actor, "case_file", case_file.pk, case_file.household_id,
-                      _("You are not in need-to-know for this case file."))
+                      _("You have no need to know this case file."))
     return case_file
 
 
@@ -192,7 +192,7 @@ def guard_household(actor: Actor, household_id: int) -> Household:
         raise Http404(_("No household with this number.")) from None
     if not can_identify_household(actor.user, household):
         raise _refuse(actor, "household", household.pk, household.pk,
-                      _("You are not in need-to-know for this household."))
+                      _("You have no need to know this household."))
     return household
 
 
