@@ -14,8 +14,8 @@ from entraide.org.models import ApiToken
 def test_search_ignores_accents_case_and_plurals(world, query):
     note = services.add_note(world.actor("worker"), world.file_a.pk, "interview",
                              "Impayé d'électricité depuis mars.")
-    hits, total = services.search_notes(world.actor("worker"), query)
-    assert [h.note.pk for h in hits] == [note.pk] and total == 1
+    found = services.search_notes(world.actor("worker"), query)
+    assert [h.note.pk for h in found.hits] == [note.pk] and found.count == 1
 
 
 @pytest.mark.django_db
@@ -24,18 +24,24 @@ def test_search_ranks_by_words_matched_then_recency(world):
     both = services.add_note(actor, world.file_a.pk, "interview", "Loyer et électricité impayés")
     old = services.add_note(actor, world.file_a.pk, "interview", "Loyer réglé")
     new = services.add_note(actor, world.file_a.pk, "interview", "Loyer en retard")
-    hits, _ = services.search_notes(actor, "loyer électricité")
+    hits = services.search_notes(actor, "loyer électricité").hits
     assert [h.note.pk for h in hits] == [both.pk, new.pk, old.pk]
     assert [h.matches for h in hits] == [2, 1, 1]
+    # When a page holds only notes with every word, the newest of those come first.
+    newest_both = services.add_note(actor, world.file_a.pk, "email", "Électricité, loyers")
+    page = services.search_notes(actor, "loyer électricité", limit=2)
+    assert [h.note.pk for h in page.hits] == [newest_both.pk, both.pk]
+    assert page.count == 4 and not page.count_is_lower_bound
+    assert [h.note.pk for h in services.search_notes(actor, "loyer électricité", limit=2,
+                                                     offset=2).hits] == [new.pk, old.pk]
 
 
 @pytest.mark.django_db
 def test_search_never_returns_notes_outside_need_to_know(world):
     services.add_note(world.actor("worker.b"), world.file_b.pk, "interview", "Surendettement")
-    assert services.search_notes(world.actor("worker"), "surendettement") == ([], 0)
-    assert services.search_notes(world.actor("lead"), "surendettement") == ([], 0)
-    hits, _ = services.search_notes(world.actor("worker.b"), "surendettement")
-    assert len(hits) == 1
+    assert services.search_notes(world.actor("worker"), "surendettement").hits == []
+    assert services.search_notes(world.actor("lead"), "surendettement").count == 0
+    assert len(services.search_notes(world.actor("worker.b"), "surendettement").hits) == 1
 
 
 @pytest.mark.django_db
@@ -43,8 +49,8 @@ def test_a_corrected_note_is_found_by_its_new_words_only(world):
     actor = world.actor("worker")
     note = services.add_note(actor, world.file_a.pk, "interview", "Rendez-vous pharmacie")
     services.correct_note(actor, note.pk, 1, "Rendez-vous dentiste")
-    assert services.search_notes(actor, "pharmacie") == ([], 0)
-    assert len(services.search_notes(actor, "dentiste")[0]) == 1
+    assert services.search_notes(actor, "pharmacie").count == 0
+    assert len(services.search_notes(actor, "dentiste").hits) == 1
 
 
 @pytest.mark.django_db
@@ -105,3 +111,12 @@ def test_api_token_flow_pagination_and_schema(world):
     schema = Client().get("/api/v1/openapi.json").json()
     assert "/api/v1/case-files/{case_file_id}/timeline" in schema["paths"]
     assert schema["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_search_count_stops_at_the_cap_and_says_so(world, monkeypatch):
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 3)
+    for i in range(5):
+        services.add_note(world.actor("worker"), world.file_a.pk, "interview", f"Facture {i}")
+    found = services.search_notes(world.actor("worker"), "factures", limit=2)
+    assert len(found.hits) == 2 and found.count == 3 and found.count_is_lower_bound

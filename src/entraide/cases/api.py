@@ -207,6 +207,9 @@ class SearchHitOut(Schema):
 class SearchPage(Schema):
     items: list[SearchHitOut]
     count: int
+    count_is_lower_bound: bool = Field(
+        description="True when more notes match than were counted (the count stops at "
+        f"{services.SEARCH_COUNT_CAP}).")
 
 
 def _case_file_out(view: services.CaseFileView) -> dict[str, Any]:
@@ -332,5 +335,6 @@ def search(request: HttpRequest, q: str = Query(..., min_length=2, max_length=20
            limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)
            ) -> dict[str, Any]:
     """Notes containing the words of `q` (accents and plurals ignored), best matches first."""
-    hits, total = services.search_notes(_actor(request), q, limit, offset)
-    return {"items": [{"note": h.note, "matches": h.matches} for h in hits], "count": total}
+    found = services.search_notes(_actor(request), q, limit, offset)
+    return {"items": [{"note": h.note, "matches": h.matches} for h in found.hits],
+            "count": found.count, "count_is_lower_bound": found.count_is_lower_bound}

@@ -19,10 +19,12 @@ class CaseFile(models.Model):
     """The social file of one household, followed by a referent worker and a team."""
 
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="case_files")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="case_files")
+    # Looked up through the composite indexes below, not single-column ones.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="case_files",
+                             db_index=False)
     referent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="caseload",
+        related_name="caseload", db_index=False,
     )
     status = models.CharField(
         _("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.OPEN
@@ -38,7 +40,6 @@ class CaseFile(models.Model):
         indexes = [
             models.Index(fields=["referent", "status"]),
             models.Index(fields=["team", "status"]),
-            models.Index(fields=["household"]),
         ]
 
 
@@ -64,7 +65,8 @@ class NoteKind(models.TextChoices):
 class Note(models.Model):
     """One version of a note; notes are never edited, a correction is a new version."""
 
-    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="notes")
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="notes",
+                                  db_index=False)
     kind = models.CharField(_("type"), max_length=12, choices=NoteKind.choices)
     body = models.TextField(_("text"), max_length=20000)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
@@ -91,11 +93,17 @@ class NoteTerm(models.Model):
     """Search index: one row per distinct term of a current note version."""
 
     term = models.CharField(max_length=64)
-    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="terms")
-    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="terms", db_index=False)
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="+",
+                                  db_index=False)
 
     class Meta:
-        indexes = [models.Index(fields=["term", "note"])]
+        indexes = [
+            # Covers a search: one term's postings newest first, filtered by case file.
+            models.Index(fields=["term", "-note", "case_file"], name="noteterm_search"),
+            # Checks whether a note has another term of the query.
+            models.Index(fields=["note", "term"], name="noteterm_note"),
+        ]
 
 
 class Domain(models.TextChoices):
@@ -222,7 +230,8 @@ class EventKind(models.TextChoices):
 class TimelineEvent(models.Model):
     """One line of a case file's timeline, pointing to the record it is about."""
 
-    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="events")
+    case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="events",
+                                  db_index=False)
     at = models.DateTimeField()
     kind = models.CharField(max_length=12, choices=EventKind.choices)
     object_id = models.BigIntegerField()

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -436,22 +436,52 @@ class NoteHit:
     matches: int
 
 
-def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0
-                 ) -> tuple[list[NoteHit], int]:
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of notes found, with how many notes match (counted up to SEARCH_COUNT_CAP)."""
+
+    hits: list[NoteHit]
+    count: int
+
+    @property
+    def count_is_lower_bound(self) -> bool:
+        return self.count >= SEARCH_COUNT_CAP
+
+
+SEARCH_COUNT_CAP = 1000
+
+
+def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0) -> SearchResult:
     """Current notes containing the query's words (accents and plurals ignored) that the
     agent may read, ranked by words matched then recency."""
     policy.guard_role(actor, actor.role in policy.FILE_ROLES, "note_search")
     wanted = sorted(french.terms(query))[:12]
     policy.record(actor, AuditAction.SEARCH, "note", detail=query[:200])
     if not wanted:
-        return [], 0
-    readable = policy.readable_case_files(actor.user).values("pk")
-    matches = (NoteTerm.objects.filter(term__in=wanted, case_file_id__in=readable)
-               .values("note_id").annotate(hits=Count("id")))
-    total = matches.count()
-    ranked = list(matches.order_by("-hits", "-note_id")[offset:offset + limit])
-    notes = Note.objects.in_bulk([r["note_id"] for r in ranked])
-    return [NoteHit(notes[r["note_id"]], r["hits"]) for r in ranked if r["note_id"] in notes], total
+        return SearchResult([], 0)
+    postings = NoteTerm.objects.filter(
+        case_file_id__in=policy.readable_case_files(actor.user).values("pk"))
+    need = offset + limit
+    # Notes holding every word rank first: walk the rarest word's postings newest first and
+    # keep those that hold the others too; this stops after one page instead of ranking all.
+    rarest = min(wanted, key=lambda t: (
+        NoteTerm.objects.filter(term=t)[:SEARCH_COUNT_CAP].count(), -len(t)))
+    every_word = postings.filter(term=rarest)
+    for term in wanted:
+        if term != rarest:
+            every_word = every_word.filter(
+                Exists(NoteTerm.objects.filter(note_id=OuterRef("note_id"), term=term)))
+    ranked = [(note_id, len(wanted)) for note_id in
+              every_word.order_by("-note_id").values_list("note_id", flat=True)[:need]]
+    if len(ranked) < need and len(wanted) > 1:
+        ranked = list(postings.filter(term__in=wanted).values("note_id")
+                      .annotate(hits=Count("id")).order_by("-hits", "-note_id")
+                      .values_list("note_id", "hits")[:need])
+    page = ranked[offset:need]
+    total = (postings.filter(term__in=wanted).values("note_id").distinct()
+             [:SEARCH_COUNT_CAP].count())
+    notes = Note.objects.select_related("case_file").in_bulk([note_id for note_id, _ in page])
+    return SearchResult([NoteHit(notes[n], hits) for n, hits in page if n in notes], total)
 
 
 def search_persons(actor: Actor, query: str, limit: int = 20) -> list[Any]:

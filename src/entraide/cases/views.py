@@ -288,7 +288,7 @@ def search(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form}
     if form.is_bound and form.is_valid():
         q = form.cleaned_data["q"]
-        context["hits"], context["count"] = services.search_notes(actor, q, limit=30)
+        context["found"] = services.search_notes(actor, q, limit=30)
         context["persons"] = services.search_persons(actor, q)
     elif form.is_bound:
         return render(request, "cases/search.html", context, status=400)

@@ -53,9 +53,6 @@ class Person(models.Model):
 
     EDITABLE = ("first_name", "last_name", "birth_date", "sex", "phone", "email")
 
-    class Meta:
-        indexes = [models.Index(fields=["household"])]
-
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name.upper()}"
 

@@ -22,7 +22,8 @@ class AuditRecord(models.Model):
     """Who did what to which personal data, when, from where and why; never updated."""
 
     at = models.DateTimeField(_("when"), db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                             db_index=False)
     username = models.CharField(_("agent"), max_length=150)
     role = models.CharField(_("role"), max_length=20)
     action = models.CharField(_("action"), max_length=12, choices=AuditAction.choices)
