@@ -22,7 +22,7 @@ from entraide.secrecy.policy import Actor
 
 from .models import Consent, Household, Membership, NameKey, Person, Relationship
 
-CANDIDATE_THRESHOLD = 60.0
+CANDIDATE_THRESHOLD = 70.0
 
 
 def name_keys(first_name: str, last_name: str) -> set[str]:
@@ -45,17 +45,26 @@ def index_person(person: Person) -> None:
     )
 
 
+def _word_similarity(typed: str, known: str) -> float:
+    if french.phonetic(typed) == french.phonetic(known):
+        return max(95.0, fuzz.ratio(typed, known))
+    return fuzz.ratio(typed, known)
+
+
 def similarity(query: str, birth_date: dt.date | None, person: Person) -> float:
-    """How likely the person is the one typed, 0-100, tolerant of order, accents and typos."""
-    typed = " ".join(french.words(query))
-    known = " ".join(french.words(f"{person.first_name} {person.last_name}"))
-    score = float(fuzz.token_sort_ratio(typed, known))
-    sounds_typed = sorted(french.phonetic(w) for w in typed.split())
-    sounds_known = sorted(french.phonetic(w) for w in known.split())
-    if sounds_typed == sounds_known:
-        score = max(score, 92.0)
+    """How likely the person is the one typed, 0-100, tolerant of order, accents and typos.
+
+    Each typed word is matched to the closest word of the person's names; the score mixes the
+    worst and the average match, so that sharing a first name alone is not enough.
+    """
+    typed = french.words(query)
+    known = french.words(f"{person.first_name} {person.last_name}")
+    if not typed or not known:
+        return 0.0
+    best = [max(_word_similarity(t, k) for k in known) for t in typed]
+    score = (min(best) + sum(best) / len(best)) / 2
     if birth_date and person.birth_date:
-        score = min(100.0, score + 8) if birth_date == person.birth_date else score - 35
+        score = min(100.0, score + 8) if birth_date == person.birth_date else score - 25
     return max(0.0, round(score, 1))
 
 

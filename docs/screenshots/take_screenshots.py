@@ -1,0 +1,66 @@
+"""Refresh the README's screenshots from a running demo (`make demo`), in headless Chromium.
+
+    .venv/bin/python docs/screenshots/take_screenshots.py [http://127.0.0.1:8000]
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+OUT = Path(__file__).resolve().parent
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run"]
+
+
+def login(page: Page, username: str) -> None:
+    page.goto(f"{BASE}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "entraide-demo")
+    page.click("main button[type=submit]")
+
+
+def main() -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        viewport = {"width": 1280, "height": 1000}
+        worker = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+        login(worker, "worker")
+        worker.click("table a")
+        worker.screenshot(path=OUT / "household.png", full_page=False)
+        household_url = worker.url
+
+        desk = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+        login(desk, "reception")
+        name = worker.locator("h1").inner_text().split("·")[0].split("dossier")[0].strip()
+        last, first = name.split()[-1], " ".join(name.split()[:-1])
+        desk.goto(f"{BASE}/reception/?q={last.upper()}+{first}")
+        desk.screenshot(path=OUT / "reception.png", full_page=False)
+
+        worker.goto(household_url)
+        plan_link = worker.locator("a[href*='/plan/']").first.get_attribute("href")
+        worker.goto(BASE + plan_link)
+        action_link = worker.locator("a[href*='/actions/']").first.get_attribute("href")
+        lead = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+        login(lead, "lead")
+        for page in (worker, lead):
+            page.goto(BASE + action_link)
+        lead.fill("#id_title", "Relancer le bailleur avant le 15")
+        lead.click("main button[type=submit]")
+        worker.fill("#id_title", "Dossier déposé au FSL")
+        worker.click("main button[type=submit]")
+        worker.screenshot(path=OUT / "stale.png", full_page=False)
+
+        dpo = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+        login(dpo, "dpo")
+        household = re.search(r"/households/(\d+)/", household_url)
+        dpo.goto(f"{BASE}/audit/?household_id={household.group(1) if household else ''}")
+        dpo.screenshot(path=OUT / "audit.png", full_page=False)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
