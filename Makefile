@@ -35,7 +35,7 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install-dev chromium test-sqlite test-postgres
+test: install-dev chromium lint test-sqlite test-postgres
 
 test-sqlite:
 	$(BIN)/pytest -q
@@ -48,7 +48,7 @@ test-postgres:
 	else echo "PostgreSQL does not answer at $(PG_URL): suite ran on SQLite only"; fi
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/mypy src
 
 clean:

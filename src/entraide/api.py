@@ -20,7 +20,8 @@ class BearerToken(HttpBearer):
     """`Authorization: Bearer <token>` as issued by POST /api/v1/auth/token."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.digest(token)).first()
+        found = (ApiToken.objects.select_related("user")
+                 .filter(key_hash=ApiToken.digest(token)).first())
         if found is None or not found.user.is_active:
             return None
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())

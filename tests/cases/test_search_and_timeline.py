@@ -6,7 +6,6 @@ import pytest
 from django.test import Client, override_settings
 
 from entraide.cases import services
-from entraide.org.models import ApiToken
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ Adding a route or an API operation without its row here makes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,8 @@ class Targets:
 
 def _targets(world: Any) -> Targets:
     t = Targets(world)
-    for own, case_file, agent in ((True, world.file_a, "worker"), (False, world.file_b, "worker.b")):
+    sides = ((True, world.file_a, "worker"), (False, world.file_b, "worker.b"))
+    for own, case_file, agent in sides:
         actor = world.actor(agent)
         goal = cases.add_goal(actor, case_file.pk, "housing", "Garder le logement")
         t.objects[("file", own)] = case_file
@@ -86,7 +88,8 @@ def _const(url: str) -> Url:
 WEB: dict[str, Row] = {
     "login": Row("GET", _const("/login/"), PUBLIC),
     "logout": Row("POST", _const("/logout/"), PUBLIC),
-    "set_language": Row("POST", _const("/i18n/setlang/"), PUBLIC, lambda t, own: {"language": "en"}),
+    "set_language": Row("POST", _const("/i18n/setlang/"), PUBLIC,
+                        lambda t, own: {"language": "en"}),
     "admin:*": Row("GET", _const("/admin/"), roles("admin")),
     "api:openapi-json": Row("GET", _const("/api/v1/openapi.json"), PUBLIC),
     "cases:home": Row("GET", _const("/"), PUBLIC),
@@ -146,8 +149,8 @@ API: dict[str, Row] = {
                                    lambda t, own: {"username": "x", "password": "y"}),
     "GET /api/v1/persons": Row("GET", _const("/api/v1/persons?q=Lefevre"),
                                roles("reception", "worker", "lead")),
-    "GET /api/v1/persons/{person_id}": Row("GET", _api(lambda t, o: f"/persons/{t('person', o).pk}"),
-                                           IDENTITY),
+    "GET /api/v1/persons/{person_id}": Row(
+        "GET", _api(lambda t, o: f"/persons/{t('person', o).pk}"), IDENTITY),
     "PATCH /api/v1/persons/{person_id}": Row(
         "PATCH", _api(lambda t, o: f"/persons/{t('person', o).pk}"), IDENTITY,
         lambda t, own: {"version": 1, "phone": "0600000000"}),
@@ -256,7 +259,7 @@ def _call(client: Client, row: Row, targets: Targets, own: bool, headers: dict[s
     if row.method == "GET":
         return client.get(url, headers=headers)
     if as_json:
-        return client.generic(row.method, url, data=__import__("json").dumps(data),
+        return client.generic(row.method, url, data=json.dumps(data),
                               content_type="application/json", headers=headers)
     return client.post(url, data, headers=headers)
 

@@ -22,7 +22,8 @@ class Organisation(models.Model):
 class Territory(models.Model):
     """A part of the organisation's area, served by its own teams."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="territories")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT,
+                                     related_name="territories")
     code = models.CharField(_("code"), max_length=20)
     name = models.CharField(_("name"), max_length=200)
 
@@ -64,7 +65,8 @@ class User(AbstractUser):
     """An agent of the organisation, with one role and the team or territory it works in."""
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.RECEPTION)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="members")
     territory = models.ForeignKey(
         Territory, null=True, blank=True, on_delete=models.SET_NULL, related_name="agents"
     )

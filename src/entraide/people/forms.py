@@ -74,4 +74,5 @@ class HouseholdForm(forms.ModelForm):
 class ConsentForm(forms.Form):
     purpose = forms.ChoiceField(label=_("Purpose"), choices=ConsentPurpose.choices)
     given = forms.TypedChoiceField(label=_("Answer"), coerce=lambda v: v == "yes",
-                                   choices=[("yes", _("Agrees")), ("no", _("Refuses or withdraws"))])
+                                   choices=[("yes", _("Agrees")),
+                                            ("no", _("Refuses or withdraws"))])
