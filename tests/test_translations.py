@@ -21,8 +21,9 @@ def _translations(block: str) -> list[str]:
     return texts
 
 
-def test_french_catalogue_has_no_untranslated_or_fuzzy_entry() -> None:
-    po = LOCALE / "fr" / "LC_MESSAGES" / "django.po"
+@pytest.mark.parametrize("language", ["fr", "ko"])
+def test_catalogue_has_no_untranslated_or_fuzzy_entry(language: str) -> None:
+    po = LOCALE / language / "LC_MESSAGES" / "django.po"
     entries = po.read_text().split("\n\n")[1:]  # the first block is the header
     fuzzy = [e for e in entries if "#, fuzzy" in e]
     empty = [e for e in entries if not all(_translations(e))]
@@ -32,9 +33,11 @@ def test_french_catalogue_has_no_untranslated_or_fuzzy_entry() -> None:
 
 
 @pytest.mark.django_db
-def test_pages_speak_french_by_default_and_english_on_request(world) -> None:
+def test_pages_speak_french_by_default_english_and_korean_on_request(world) -> None:
     assert "Se connecter" in Client().get("/login/").content.decode()
     client = world.client("worker")
     assert "Mes dossiers" in client.get("/caseload/").content.decode()
     client.post("/i18n/setlang/", {"language": "en"})
     assert "My caseload" in client.get("/caseload/").content.decode()
+    client.post("/i18n/setlang/", {"language": "ko"})
+    assert "나의 담당 사례" in client.get("/caseload/").content.decode()

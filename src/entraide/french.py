@@ -7,11 +7,12 @@ Snowball stemmer would conflate words that social workers keep apart.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script
 
 STOPWORDS = frozenset(
     """
@@ -26,7 +27,9 @@ STOPWORDS = frozenset(
 def fold(text: str) -> str:
     """Lower-case text with accents and ligatures removed ("Zoé Lefèvre" -> "zoe lefevre")."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # NFC puts back together what has no accent to lose, such as Hangul syllables.
+    return unicodedata.normalize("NFC", stripped).casefold()
 
 
 def words(text: str) -> list[str]:
@@ -62,6 +65,7 @@ _SOUNDS = (
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def phonetic(word: str) -> str:
     """A sound key for a name, equal for spellings that sound alike (Lefèvre, Lefebvre)."""
     key = "".join(c for c in fold(word) if c.isalpha())

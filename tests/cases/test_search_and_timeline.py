@@ -119,3 +119,11 @@ def test_search_count_stops_at_the_cap_and_says_so(world, monkeypatch):
         services.add_note(world.actor("worker"), world.file_a.pk, "interview", f"Facture {i}")
     found = services.search_notes(world.actor("worker"), "factures", limit=2)
     assert len(found.hits) == 2 and found.count == 3 and found.count_is_lower_bound
+
+
+@pytest.mark.django_db
+def test_korean_notes_and_names_are_searchable(world):
+    note = services.add_note(world.actor("worker"), world.file_a.pk, "home_visit",
+                             "독거 어르신 가정방문: 난방비 체납")
+    found = services.search_notes(world.actor("worker"), "난방비 체납")
+    assert [h.note.pk for h in found.hits] == [note.pk] and found.hits[0].matches == 2

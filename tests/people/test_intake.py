@@ -126,3 +126,10 @@ def test_consents_are_recorded_and_never_overwritten(world):
     assert answers == [True, False]
     page = client.get(f"/persons/{world.person_a.pk}/edit/").content.decode()
     assert page.count("<tr><td>") >= 2
+
+
+@pytest.mark.django_db
+def test_korean_names_are_found_at_the_desk(world):
+    person = PersonFactory(household=world.household_a, first_name="민수", last_name="김")
+    found = services.find_candidates(world.actor("reception"), "김 민수")
+    assert [c.person.pk for c in found][:1] == [person.pk]

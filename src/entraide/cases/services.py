@@ -451,6 +451,16 @@ class SearchResult:
 SEARCH_COUNT_CAP = 1000
 
 
+def _rarest(terms: list[str], cap: int = 200_000) -> str:
+    """The term with the fewest postings, counting each no further than the best so far."""
+    best, best_count = terms[0], cap
+    for term in terms:
+        count = NoteTerm.objects.filter(term=term)[:best_count].count()
+        if count < best_count:
+            best, best_count = term, count
+    return best
+
+
 def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0) -> SearchResult:
     """Current notes containing the query's words (accents and plurals ignored) that the
     agent may read, ranked by words matched then recency."""
@@ -459,21 +469,30 @@ def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0) -> 
     policy.record(actor, AuditAction.SEARCH, "note", detail=query[:200])
     if not wanted:
         return SearchResult([], 0)
-    postings = NoteTerm.objects.filter(
-        case_file_id__in=policy.readable_case_files(actor.user).values("pk"))
+    readable = policy.case_file_readable(actor.user, "case_file_id")
+    postings = NoteTerm.objects.filter(readable)
     need = offset + limit
     # Notes holding every word rank first: walk the rarest word's postings newest first and
     # keep those that hold the others too; this stops after one page instead of ranking all.
-    rarest = min(wanted, key=lambda t: (
-        NoteTerm.objects.filter(term=t)[:SEARCH_COUNT_CAP].count(), -len(t)))
-    every_word = postings.filter(term=rarest)
+    rarest = _rarest(wanted)
+    every_word = NoteTerm.objects.filter(term=rarest)
     for term in wanted:
-        if term != rarest:
+        if term != rarest:  # the cheap probe first: most postings fail it
             every_word = every_word.filter(
                 Exists(NoteTerm.objects.filter(note_id=OuterRef("note_id"), term=term)))
+    every_word = every_word.filter(readable)
     ranked = [(note_id, len(wanted)) for note_id in
               every_word.order_by("-note_id").values_list("note_id", flat=True)[:need]]
-    if len(ranked) < need and len(wanted) > 1:
+    if len(ranked) < need and len(wanted) == 2:
+        # Fewer notes than a page hold both words: the rest of the page is the newest notes
+        # holding one of them, found among each word's newest postings without ranking all.
+        both = {note_id for note_id, _ in ranked}
+        newest: set[int] = set()
+        for term in wanted:
+            newest.update(postings.filter(term=term).order_by("-note_id")
+                          .values_list("note_id", flat=True)[:need + len(both)])
+        ranked += [(note_id, 1) for note_id in sorted(newest - both, reverse=True)]
+    elif len(ranked) < need and len(wanted) > 2:
         ranked = list(postings.filter(term__in=wanted).values("note_id")
                       .annotate(hits=Count("id")).order_by("-hits", "-note_id")
                       .values_list("note_id", "hits")[:need])

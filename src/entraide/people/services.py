@@ -45,23 +45,23 @@ def index_person(person: Person) -> None:
     )
 
 
-def _word_similarity(typed: str, known: str) -> float:
-    if french.phonetic(typed) == french.phonetic(known):
-        return max(95.0, fuzz.ratio(typed, known))
-    return fuzz.ratio(typed, known)
-
-
 def similarity(query: str, birth_date: dt.date | None, person: Person) -> float:
     """How likely the person is the one typed, 0-100, tolerant of order, accents and typos.
 
-    Each typed word is matched to the closest word of the person's names; the score mixes the
-    worst and the average match, so that sharing a first name alone is not enough.
+    Each typed word is matched to the closest word of the person's names (95 at least when
+    they sound the same); the score mixes the worst and the average match, so that sharing a
+    first name alone is not enough.
     """
-    typed = french.words(query)
-    known = french.words(f"{person.first_name} {person.last_name}")
+    typed = [(w, french.phonetic(w)) for w in french.words(query)]
+    names = f"{person.first_name} {person.last_name}"
+    known = [(w, french.phonetic(w)) for w in french.words(names)]
     if not typed or not known:
         return 0.0
-    best = [max(_word_similarity(t, k) for k in known) for t in typed]
+    best = [
+        max(max(95.0, fuzz.ratio(t, k)) if t_sound == k_sound else fuzz.ratio(t, k)
+            for k, k_sound in known)
+        for t, t_sound in typed
+    ]
     score = (min(best) + sum(best) / len(best)) / 2
     if birth_date and person.birth_date:
         score = min(100.0, score + 8) if birth_date == person.birth_date else score - 25

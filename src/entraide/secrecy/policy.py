@@ -111,6 +111,15 @@ def readable_case_files(user: User) -> models.QuerySet[CaseFile]:
     return CaseFile.objects.filter(case_file_scope(user))
 
 
+def case_file_readable(user: User, case_file_field: str) -> Exists:
+    """A condition on rows of another table: their case file is one the agent may read.
+
+    Checked row by row through the case file's primary key, which suits queries that stop
+    after a page better than materialising every readable case file first.
+    """
+    return Exists(readable_case_files(user).filter(pk=OuterRef(case_file_field)))
+
+
 def identifiable_households(user: User) -> models.QuerySet[Household]:
     """Households whose identity (members, address) the agent may see."""
     from entraide.cases.models import CaseFile
