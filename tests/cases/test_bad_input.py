@@ -111,3 +111,20 @@ def test_api_assessment_with_unknown_domain_or_level_is_refused(api, world):
         response = api.post(f"/api/v1/case-files/{world.file_a.pk}/assessments",
                             {"levels": levels}, content_type="application/json")
         assert response.status_code == 422, levels
+
+
+@pytest.mark.django_db
+def test_over_long_names_are_refused_at_the_desk_and_in_the_api(world, api):
+    before = Household.objects.count()
+    page = world.client("reception").post("/reception/", {
+        "person-first_name": "A" * 101, "person-last_name": "Petit",
+        "address-address": "1 rue Haute", "address-postcode": "47000",
+        "address-commune": "Agen", "visit-reason": "RSA",
+    })
+    assert page.status_code == 400 and 'role="alert"' in page.content.decode()
+    response = api.post("/api/v1/households", {
+        "person": {"first_name": "B" * 101, "last_name": "Petit"}, "reason": "RSA",
+        "address": {"address": "1 rue Haute", "postcode": "47000", "commune": "Agen"}},
+        content_type="application/json")
+    assert response.status_code == 422 and "first_name" in response.content.decode()
+    assert Household.objects.count() == before

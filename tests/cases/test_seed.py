@@ -117,3 +117,27 @@ def test_the_same_seed_gives_the_same_people() -> None:
 
     assert first == second
     assert len(first[0]) >= 60
+
+
+LANDINGS = {
+    "reception": ("/reception/", "people/reception.html"),
+    "worker": ("/caseload/", "cases/caseload.html"),
+    "worker.b": ("/caseload/", "cases/caseload.html"),
+    "lead": ("/caseload/", "cases/caseload.html"),
+    "manager": ("/overview/", "cases/overview.html"),
+    "operator": ("/monitoring/", "cases/monitoring.html"),
+    "dpo": ("/audit/", "secrecy/audit.html"),
+    "admin": ("/admin/", "admin/index.html"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", sorted(LANDINGS))
+def test_each_demo_login_works_and_lands_on_a_page_for_its_role(client, username) -> None:
+    seed(households=30)
+    response = client.post("/login/", {"username": username, "password": demo.DEMO_PASSWORD},
+                           follow=True)
+    landing, template = LANDINGS[username]
+    assert response.redirect_chain[-1][0] == landing
+    assert response.status_code == 200
+    assert template in [t.name for t in response.templates]
