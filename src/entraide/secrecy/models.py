@@ -16,6 +16,10 @@ class AuditAction(models.TextChoices):
     SEARCH = "search", pgettext_lazy("audit action", "Search")
     DENIED = "denied", pgettext_lazy("audit action", "Refused")
     AUDIT_QUERY = "audit_query", pgettext_lazy("audit action", "Audit query")
+    BREAK_GLASS = "break_glass", pgettext_lazy("audit action", "Emergency access")
+    EXPORT = "export", pgettext_lazy("audit action", "Export")
+    ERASE = "erase", pgettext_lazy("audit action", "Erasure")
+    RETENTION = "retention", pgettext_lazy("audit action", "Retention")
 
 
 class AuditRecord(models.Model):
@@ -40,3 +44,45 @@ class AuditRecord(models.Model):
             models.Index(fields=["household_id", "-at"]),
             models.Index(fields=["user", "-at"]),
         ]
+
+
+class HouseholdKey(models.Model):
+    """The data key of one household, stored only wrapped (encrypted) by a master key.
+
+    Deleting it makes every ciphertext of the household unreadable (crypto-shredding).
+    """
+
+    household = models.OneToOneField("people.Household", on_delete=models.PROTECT,
+                                     related_name="data_key")
+    wrapped = models.BinaryField()
+    master_key_id = models.CharField(max_length=16, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class EmergencyAccess(models.Model):
+    """Break-the-glass: an agent outside need-to-know opened a file, for a reason, for a time."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="emergency_accesses")
+    case_file = models.ForeignKey("cases.CaseFile", on_delete=models.CASCADE,
+                                  related_name="emergency_accesses")
+    reason = models.CharField(_("reason"), max_length=500)
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "case_file", "-expires_at"])]
+
+
+class Notice(models.Model):
+    """A message to an agent about an access to a file they answer for (no file content)."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                  related_name="notices")
+    created_at = models.DateTimeField()
+    subject = models.CharField(max_length=200)
+    body = models.CharField(max_length=1000)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["recipient", "-created_at"])]
