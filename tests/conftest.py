@@ -79,3 +79,13 @@ def world(db: None) -> World:
 def fast_password_hasher(settings):
     """Hashing nine agents' passwords per test with PBKDF2 would dominate the suite's time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def forget_cached_data_keys():
+    """Each test rolls its database back: data keys cached by an earlier test are stale."""
+    from entraide.secrecy import crypto
+
+    crypto._data_keys.clear()
+    yield
+    crypto._data_keys.clear()

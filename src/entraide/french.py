@@ -49,6 +49,8 @@ def stem(word: str) -> str:
         word = word[:-1]
     if word.endswith("ee"):
         word = word[:-1]
+    elif word.endswith("euse"):  # défectueuse -> défectueu, like défectueux
+        word = word[:-2]
     return word
 
 

@@ -90,7 +90,9 @@ def test_correction_keeps_the_old_version_and_the_timeline_shows_the_new(world):
     page = services.timeline(world.actor("worker"), world.file_a.pk)
     bodies = [i.obj.body for i in page.items if i.kind == "note"]
     assert bodies == ["Courrier CAF du 3 mars"]
-    assert Note.objects.filter(pk=note.pk, is_current=False, body="Courrier CAF").exists()
+    history = services.note_history(world.actor("worker"), note.pk)
+    assert [(v.body, v.is_current) for v in history] == [("Courrier CAF du 3 mars", True),
+                                                         ("Courrier CAF", False)]
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ from entraide.cases import demo
 from entraide.cases.models import CaseFile, EventKind, Note, NoteTerm, TimelineEvent
 from entraide.org.models import Role, Team, Territory, User
 from entraide.people.models import Person
+from entraide.secrecy import crypto
 
 EXPECTED_ROLES = {
     "reception": Role.RECEPTION,
@@ -73,7 +74,8 @@ def test_seed_indexes_every_current_note_for_search() -> None:
     assert notes
     for note in notes[:50]:
         indexed = set(NoteTerm.objects.filter(note=note).values_list("term", flat=True))
-        assert indexed == {t[:64] for t in french.terms(note.body)}
+        text = crypto.unseal(note.case_file.household_id, note.body_sealed, crypto.NOTE_BODY)
+        assert indexed == {crypto.blind(t) for t in french.terms(text)}
     assert not NoteTerm.objects.filter(note__is_current=False).exists()
     events = set(TimelineEvent.objects.filter(kind=EventKind.NOTE).values_list("object_id",
                                                                                 flat=True))

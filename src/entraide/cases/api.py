@@ -91,6 +91,8 @@ class CaseFilePatch(Schema):
 class NoteIn(Schema):
     kind: NoteKind
     body: str = Field(min_length=1, max_length=20000)
+    sensitive: bool = Field(False, description="Health, violence, minors: only the author and "
+                            "the referent read it; others see that it exists (body null).")
 
 
 class CorrectionIn(Schema):
@@ -104,7 +106,8 @@ class NoteOut(Schema):
     thread_id: int
     case_file_id: int
     kind: str
-    body: str
+    body: str | None
+    sensitive: bool
     author: str
     created_at: dt.datetime
     version_no: int
@@ -259,7 +262,8 @@ def list_notes(request: HttpRequest, case_file_id: int, limit: int = Query(20, g
 
 @router.post("/case-files/{case_file_id}/notes", response={201: NoteOut})
 def add_note(request: HttpRequest, case_file_id: int, note: NoteIn) -> tuple[int, Note]:
-    return 201, services.add_note(_actor(request), case_file_id, note.kind, note.body)
+    return 201, services.add_note(_actor(request), case_file_id, note.kind, note.body,
+                                  sensitive=note.sensitive)
 
 
 @router.post("/notes/{note_id}/corrections", response={201: NoteOut})

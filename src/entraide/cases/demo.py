@@ -36,6 +36,9 @@ from entraide.people.models import (
     Sex,
 )
 from entraide.people.services import name_keys
+from entraide.secrecy import crypto
+from entraide.secrecy.crypto import LEVEL_COMMENT, NOTE_BODY
+from entraide.secrecy.models import HouseholdKey
 
 from .models import (
     Action,
@@ -213,24 +216,25 @@ def load_department() -> Department:
 # --- households and their case history ----------------------------------------------------
 
 _ID_MODELS: tuple[type[models.Model], ...] = (
-    Household, Person, CaseFile, ReceptionEntry, Note, Assessment, Goal, Action, Referral,
+    Household, HouseholdKey, Person, CaseFile, ReceptionEntry, Note, Assessment, Goal, Action, Referral,
 )
 _COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     Household: ("id", "territory", "address", "postcode", "commune", "latitude", "longitude",
                 "created_at", "version"),
+    HouseholdKey: ("id", "household", "wrapped", "master_key_id", "created_at"),
     Person: ("id", "first_name", "last_name", "birth_date", "sex", "phone", "email", "household",
-             "created_at", "version"),
+             "created_at", "version", "identity_number_sealed"),
     Membership: ("household", "person", "relationship", "since"),
     NameKey: ("person", "key"),
     Consent: ("person", "purpose", "given", "recorded_at", "recorded_by"),
     CaseFile: ("id", "household", "team", "referent", "status", "opened_at", "closed_at",
                "updated_at", "version"),
     ReceptionEntry: ("id", "household", "person", "case_file", "reason", "received_by", "at"),
-    Note: ("id", "case_file", "kind", "body", "author", "created_at", "first", "version_no",
-           "is_current"),
-    NoteTerm: ("term", "note", "case_file"),
+    Note: ("id", "case_file", "kind", "body_sealed", "author", "created_at", "first",
+           "version_no", "is_current", "sensitive"),
+    NoteTerm: ("term", "note", "case_file", "restricted"),
     Assessment: ("id", "case_file", "author", "created_at"),
-    DomainLevel: ("assessment", "domain", "level", "comment"),
+    DomainLevel: ("assessment", "domain", "level", "comment_sealed"),
     Goal: ("id", "case_file", "domain", "title", "status", "created_at", "version"),
     Action: ("id", "goal", "title", "owner", "due_date", "status", "created_at", "version"),
     Referral: ("id", "case_file", "service", "reason", "status", "created_by", "created_at",
@@ -283,6 +287,8 @@ class _Chunk:
         # [created_at, order, case file, kind, sentences, author, first version's order, version_no]
         self.notes: list[list[Any]] = []
         self.terms_cache: dict[str, set[str]] = {}
+        # case file -> (household, data key id, data key), to seal its notes and comments
+        self.keys: dict[int, tuple[int, int, bytes]] = {}
         self.at = _datetime_adapter()
         self.day = connection.ops.adapt_datefield_value
 
@@ -319,11 +325,16 @@ class _Chunk:
         household_id = self.new_id(Household)
         self.rows[Household].append((household_id, territory_id, address, commune.postcode,
                                      commune.name, latitude, longitude, self.at(opened), 1))
+        key_pk = self.new_id(HouseholdKey)
+        wrapped, master_key_id, data_key = crypto.new_wrapped_key(household_id)
+        self.rows[HouseholdKey].append((key_pk, household_id, wrapped, master_key_id,
+                                        self.at(opened)))
 
         team_id = rng.choice(department.teams[territory_id])
         referent = self.referent(team_id, is_open)
         members = self.members(household_id, opened, referent)
         case_file_id = self.new_id(CaseFile)
+        self.keys[case_file_id] = (household_id, key_pk, data_key)
         self.event(case_file_id, opened, EventKind.STATUS, case_file_id, "opened")
         if closed:
             self.event(case_file_id, closed, EventKind.STATUS, case_file_id, CaseStatus.CLOSED)
@@ -413,7 +424,7 @@ class _Chunk:
                      if is_adult and rng.random() < 0.3 else "")
             person_id = self.new_id(Person)
             self.rows[Person].append((person_id, first_name, last_name, self.day(birth),
-                                      person_sex, phone, email, household_id, created, 1))
+                                      person_sex, phone, email, household_id, created, 1, ""))
             self.rows[Membership].append((household_id, person_id, relationship,
                                           self.day(max(moved_in, birth))))
             self.rows[NameKey].extend((person_id, key) for key in name_keys(first_name, last_name))
@@ -494,7 +505,9 @@ class _Chunk:
             for domain in rng.sample(Domain.values, rng.randint(3, 7)):
                 level = rng.choices(_LEVELS, _LEVEL_WEIGHTS)[0]
                 comment = self.sentence(NoteKind.INTERVIEW) if rng.random() < 0.3 else ""
-                self.rows[DomainLevel].append((assessment_id, domain, level, comment))
+                household_id, key_pk, data_key = self.keys[case_file_id]
+                sealed = crypto.seal_with(data_key, key_pk, household_id, comment, LEVEL_COMMENT)
+                self.rows[DomainLevel].append((assessment_id, domain, level, sealed))
                 if not number:
                     first_levels[domain] = level
             self.event(case_file_id, at, EventKind.ASSESSMENT, assessment_id)
@@ -567,7 +580,7 @@ class _Chunk:
         # Sentences repeat a lot across notes; their terms are computed once.
         cached = self.terms_cache.get(sentence)
         if cached is None:
-            cached = self.terms_cache[sentence] = {t[:64] for t in french.terms(sentence)}
+            cached = self.terms_cache[sentence] = {crypto.blind(t) for t in french.terms(sentence)}
         return cached
 
     def number_notes(self) -> None:
@@ -579,14 +592,17 @@ class _Chunk:
             note_id = ids[order] = self.new_id(Note)
             is_current = order not in corrected
             first_id = ids[first] if first is not None else None
-            self.rows[Note].append((note_id, case_file_id, kind, " ".join(sentences), author,
-                                    self.at(at), first_id, version_no, is_current))
+            household_id, key_pk, data_key = self.keys[case_file_id]
+            body = crypto.seal_with(data_key, key_pk, household_id, " ".join(sentences),
+                                    NOTE_BODY)
+            self.rows[Note].append((note_id, case_file_id, kind, body, author,
+                                    self.at(at), first_id, version_no, is_current, False))
             if first_id is None:
                 self.event(case_file_id, at, EventKind.NOTE, note_id)
             if is_current:
                 # Sentences are joined by a space, so a note's terms are its sentences' terms.
                 terms = set().union(*(self.terms(s) for s in sentences))
-                self.rows[NoteTerm].extend((term, note_id, case_file_id) for term in terms)
+                self.rows[NoteTerm].extend((term, note_id, case_file_id, False) for term in terms)
         self.notes.clear()
 
     def write(self) -> None:

@@ -20,6 +20,9 @@ class NoteForm(forms.Form):
     kind = forms.ChoiceField(label=_("Type"), choices=NoteKind.choices)
     body = forms.CharField(label=_("Text"), max_length=20000,
                            widget=forms.Textarea(attrs={"rows": 6}))
+    sensitive = forms.BooleanField(
+        label=_("Sensitive (health, violence, minors): only me and the referent can read it"),
+        required=False)
 
 
 class CorrectionForm(NoteForm):

@@ -68,7 +68,10 @@ class Note(models.Model):
     case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="notes",
                                   db_index=False)
     kind = models.CharField(_("type"), max_length=12, choices=NoteKind.choices)
-    body = models.TextField(_("text"), max_length=20000)
+    body_sealed = models.TextField(help_text="The text, encrypted with the household's key.")
+    sensitive = models.BooleanField(
+        _("sensitive (health, violence, minors)"), default=False,
+        help_text=_("Only its author and the referent can read it; others see that it exists."))
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField()
     first = models.ForeignKey(
@@ -88,11 +91,25 @@ class Note(models.Model):
     def thread_id(self) -> int:
         return self.first_id or self.pk
 
+    @property
+    def body(self) -> str | None:
+        """The clear text, once the secrecy layer revealed it to the reader (None if hidden)."""
+        try:
+            return self._body  # type: ignore[no-any-return]
+        except AttributeError:
+            raise AttributeError("Note text is read through cases.services, which decrypts it "
+                                 "for readers in need-to-know.") from None
+
+    @property
+    def hidden(self) -> bool:
+        return self.body is None
+
 
 class NoteTerm(models.Model):
-    """Search index: one row per distinct term of a current note version."""
+    """Blind search index: one row per distinct term (as a keyed HMAC) of a current note."""
 
-    term = models.CharField(max_length=64)
+    term = models.CharField(max_length=32)
+    restricted = models.BooleanField(default=False, help_text="Term of a sensitive note.")
     note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="terms", db_index=False)
     case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="+",
                                   db_index=False)
@@ -139,12 +156,20 @@ class DomainLevel(models.Model):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="levels")
     domain = models.CharField(_("domain"), max_length=16, choices=Domain.choices)
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
-    comment = models.CharField(_("comment"), max_length=1000, blank=True)
+    comment_sealed = models.TextField(blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["assessment", "domain"], name="one_level_per_domain")
         ]
+
+    @property
+    def comment(self) -> str:
+        """The clear comment, once the secrecy layer revealed it to the reader."""
+        try:
+            return self._comment  # type: ignore[no-any-return]
+        except AttributeError:
+            raise AttributeError("Assessment comments are read through cases.services.") from None
 
 
 class GoalStatus(models.TextChoices):

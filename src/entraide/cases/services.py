@@ -18,7 +18,8 @@ from entraide import french
 from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Role, Team
 from entraide.people.models import Household, Person
-from entraide.secrecy import policy
+from entraide.secrecy import crypto, policy
+from entraide.secrecy.crypto import LEVEL_COMMENT, NOTE_BODY
 from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
 
@@ -141,7 +142,7 @@ def read_case_file(actor: Actor, case_file_id: int) -> CaseFileView:
         levels=_current_levels(case_file),
         goals=list(case_file.goals.prefetch_related("actions__owner").order_by("status", "pk")),
         referrals=list(case_file.referrals.order_by("-created_at")),
-        timeline=_timeline(case_file, 1),
+        timeline=_timeline(actor, case_file, 1),
     )
 
 
@@ -175,7 +176,7 @@ _LOADERS = {
 }
 
 
-def _timeline(case_file: CaseFile, page: int) -> TimelinePage:
+def _timeline(actor: Actor, case_file: CaseFile, page: int) -> TimelinePage:
     size = settings.ENTRAIDE_TIMELINE_PAGE_SIZE
     page = max(1, page)
     events = list(
@@ -190,8 +191,10 @@ def _timeline(case_file: CaseFile, page: int) -> TimelinePage:
     objects: dict[tuple[str, int], Any] = {}
     if ids := by_kind.get(EventKind.NOTE):
         # A note event points to the note's first version; show its current one.
-        for note in Note.objects.filter(Q(pk__in=ids) | Q(first_id__in=ids), is_current=True
-                                        ).select_related("author"):
+        notes = list(Note.objects.filter(Q(pk__in=ids) | Q(first_id__in=ids), is_current=True)
+                     .select_related("author"))
+        _reveal(actor, notes, case_file)
+        for note in notes:
             objects[(EventKind.NOTE, note.thread_id)] = note
     for kind, loader in _LOADERS.items():
         if ids := by_kind.get(kind):
@@ -208,26 +211,40 @@ def _timeline(case_file: CaseFile, page: int) -> TimelinePage:
 def timeline(actor: Actor, case_file_id: int, page: int = 1) -> TimelinePage:
     """One page of a case file's timeline, newest first (audited as a read)."""
     case_file = policy.open_case_file(actor, case_file_id)
-    return _timeline(case_file, page)
+    return _timeline(actor, case_file, page)
 
 
 # --- notes -----------------------------------------------------------------------------------
 
-def _index_note(note: Note) -> None:
+def _reveal(actor: Actor, notes: list[Note], case_file: CaseFile | None = None) -> None:
+    """Decrypt notes for a reader already in need-to-know; sensitive ones only for their
+    author and the referent (others get None, and see that the note exists)."""
+    for note in notes:
+        file = case_file or note.case_file
+        if note.sensitive and not policy.can_read_sensitive(actor.user, note.author_id, file):
+            note._body = None  # type: ignore[attr-defined]
+        else:
+            note._body = crypto.unseal(file.household_id, note.body_sealed, NOTE_BODY)  # type: ignore[attr-defined]
+
+
+def _index_note(note: Note, text: str) -> None:
     NoteTerm.objects.bulk_create(
-        NoteTerm(term=t[:64], note=note, case_file_id=note.case_file_id)
-        for t in french.terms(note.body)
+        NoteTerm(term=crypto.blind(t), note=note, case_file_id=note.case_file_id,
+                 restricted=note.sensitive)
+        for t in french.terms(text)
     )
 
 
 @transaction.atomic
 def add_note(actor: Actor, case_file_id: int, kind: str, body: str,
-             at: dt.datetime | None = None) -> Note:
-    """Write a new note in a case file."""
+             at: dt.datetime | None = None, sensitive: bool = False) -> Note:
+    """Write a new note in a case file, encrypted, with its blind index."""
     case_file = policy.guard_case_file(actor, case_file_id)
-    note = Note.objects.create(case_file=case_file, kind=kind, body=body, author=actor.user,
-                               created_at=at or timezone.now())
-    _index_note(note)
+    note = Note.objects.create(
+        case_file=case_file, kind=kind, author=actor.user, created_at=at or timezone.now(),
+        body_sealed=crypto.seal(case_file.household_id, body, NOTE_BODY), sensitive=sensitive)
+    note._body = body  # type: ignore[attr-defined]
+    _index_note(note, body)
     _event(case_file, EventKind.NOTE, note.pk, note.created_at)
     policy.record(actor, AuditAction.CREATE, "note", note.pk, case_file.household_id)
     return note
@@ -245,16 +262,22 @@ def correct_note(actor: Actor, note_id: int, version_no: int, body: str,
     latest = Note.objects.select_for_update().get(
         Q(pk=thread) | Q(first_id=thread), is_current=True
     )
+    _reveal(actor, [latest], case_file)
+    if latest.hidden:
+        raise policy.Denied(_("Only the author and the referent can correct a sensitive note."))
     if latest.version_no != version_no:
         raise StaleEdit(latest, latest.version_no, version_no,
                         [FieldChange("body", _("text"), latest.body, body)])
     Note.objects.filter(pk=latest.pk).update(is_current=False)
     NoteTerm.objects.filter(note=latest).delete()
     note = Note.objects.create(
-        case_file=case_file, kind=kind or latest.kind, body=body, author=actor.user,
-        created_at=timezone.now(), first_id=thread, version_no=latest.version_no + 1,
+        case_file=case_file, kind=kind or latest.kind, author=actor.user,
+        body_sealed=crypto.seal(case_file.household_id, body, NOTE_BODY),
+        sensitive=latest.sensitive, created_at=timezone.now(), first_id=thread,
+        version_no=latest.version_no + 1,
     )
-    _index_note(note)
+    note._body = body  # type: ignore[attr-defined]
+    _index_note(note, body)
     policy.record(actor, AuditAction.UPDATE, "note", note.pk, case_file.household_id,
                   detail=f"correction of note {thread}, version {note.version_no}")
     return note
@@ -269,6 +292,7 @@ def note_history(actor: Actor, note_id: int) -> list[Note]:
     thread = note.thread_id
     versions = list(Note.objects.filter(Q(pk=thread) | Q(first_id=thread))
                     .select_related("author").order_by("-version_no"))
+    _reveal(actor, versions, case_file)
     policy.record(actor, AuditAction.READ, "note", thread, case_file.household_id)
     return versions
 
@@ -277,17 +301,26 @@ def notes_of(actor: Actor, case_file_id: int, limit: int, offset: int) -> tuple[
     """Current notes of a case file, newest first (audited as a read)."""
     case_file = policy.open_case_file(actor, case_file_id)
     queryset = Note.objects.filter(case_file=case_file, is_current=True)
-    return list(queryset.select_related("author").order_by("-created_at", "-pk")
-                [offset:offset + limit]), queryset.count()
+    notes = list(queryset.select_related("author").order_by("-created_at", "-pk")
+                 [offset:offset + limit])
+    _reveal(actor, notes, case_file)
+    return notes, queryset.count()
 
 
 # --- assessment ------------------------------------------------------------------------------
 
+def _reveal_comments(case_file: CaseFile, levels: list[DomainLevel]) -> list[DomainLevel]:
+    for level in levels:
+        level._comment = crypto.unseal(  # type: ignore[attr-defined]
+            case_file.household_id, level.comment_sealed, LEVEL_COMMENT)
+    return levels
+
+
 def _current_levels(case_file: CaseFile) -> dict[str, DomainLevel]:
     levels: dict[str, DomainLevel] = {}
-    for level in DomainLevel.objects.filter(assessment__case_file=case_file).select_related(
-        "assessment"
-    ).order_by("assessment__created_at", "assessment_id"):
+    for level in _reveal_comments(case_file, list(
+            DomainLevel.objects.filter(assessment__case_file=case_file)
+            .select_related("assessment").order_by("assessment__created_at", "assessment_id"))):
         levels[level.domain] = level
     return levels
 
@@ -304,7 +337,8 @@ def assess(actor: Actor, case_file_id: int, levels: dict[str, tuple[int, str]]) 
     assessment = Assessment.objects.create(case_file=case_file, author=actor.user,
                                            created_at=timezone.now())
     DomainLevel.objects.bulk_create(
-        DomainLevel(assessment=assessment, domain=d, level=lv, comment=c)
+        DomainLevel(assessment=assessment, domain=d, level=lv,
+                    comment_sealed=crypto.seal(case_file.household_id, c, LEVEL_COMMENT))
         for d, (lv, c) in levels.items()
     )
     _event(case_file, EventKind.ASSESSMENT, assessment.pk, assessment.created_at)
@@ -315,8 +349,11 @@ def assess(actor: Actor, case_file_id: int, levels: dict[str, tuple[int, str]]) 
 def assessments_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Assessment]]:
     """All assessments of a case file, newest first: the history of each domain."""
     case_file = policy.open_case_file(actor, case_file_id)
-    return case_file, list(case_file.assessments.select_related("author")
-                           .prefetch_related("levels").order_by("-created_at", "-pk"))
+    assessments = list(case_file.assessments.select_related("author")
+                       .prefetch_related("levels").order_by("-created_at", "-pk"))
+    for assessment in assessments:
+        _reveal_comments(case_file, list(assessment.levels.all()))
+    return case_file, assessments
 
 
 # --- support plan and referrals ----------------------------------------------------------------
@@ -465,11 +502,16 @@ def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0) -> 
     """Current notes containing the query's words (accents and plurals ignored) that the
     agent may read, ranked by words matched then recency."""
     policy.guard_role(actor, actor.role in policy.FILE_ROLES, "note_search")
-    wanted = sorted(french.terms(query))[:12]
-    policy.record(actor, AuditAction.SEARCH, "note", detail=query[:200])
+    wanted = sorted({crypto.blind(t) for t in french.terms(query)})[:12]
+    # The words searched are secret too: the audit keeps their blind-index entries only.
+    policy.record(actor, AuditAction.SEARCH, "note",
+                  detail="terms " + " ".join(t[:8] for t in wanted))
     if not wanted:
         return SearchResult([], 0)
-    readable = policy.case_file_readable(actor.user, "case_file_id")
+    # Postings of sensitive notes count only for their author and referent.
+    readable = policy.case_file_readable(actor.user, "case_file_id") & (
+        Q(restricted=False) | Exists(Note.objects.filter(
+            Q(author=actor.user) | Q(case_file__referent=actor.user), pk=OuterRef("note_id"))))
     postings = NoteTerm.objects.filter(readable)
     need = offset + limit
     # Notes holding every word rank first: walk the rarest word's postings newest first and
@@ -500,6 +542,7 @@ def search_notes(actor: Actor, query: str, limit: int = 20, offset: int = 0) -> 
     total = (postings.filter(term__in=wanted).values("note_id").distinct()
              [:SEARCH_COUNT_CAP].count())
     notes = Note.objects.select_related("case_file").in_bulk([note_id for note_id, _ in page])
+    _reveal(actor, list(notes.values()))
     return SearchResult([NoteHit(notes[n], hits) for n, hits in page if n in notes], total)
 
 
@@ -524,7 +567,7 @@ def describe(item: TimelineItem) -> str:
     """A plain-text line for a timeline item, as the API returns it."""
     obj = item.obj
     if item.kind == EventKind.NOTE:
-        return f"{obj.get_kind_display()}: {obj.body}"
+        return f"{obj.get_kind_display()}: {obj.body if not obj.hidden else _('(sensitive)')}"
     if item.kind == EventKind.ASSESSMENT:
         return ", ".join(f"{lv.get_domain_display()} {lv.level}" for lv in obj.levels.all())
     if item.kind == EventKind.GOAL:

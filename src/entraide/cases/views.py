@@ -82,7 +82,8 @@ def new_note(request: HttpRequest, case_file_id: int) -> HttpResponse:
     case_file = policy.guard_case_file(actor, case_file_id)
     form = forms.NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.add_note(actor, case_file_id, form.cleaned_data["kind"], form.cleaned_data["body"])
+        services.add_note(actor, case_file_id, form.cleaned_data["kind"], form.cleaned_data["body"],
+                          sensitive=form.cleaned_data["sensitive"])
         messages.success(request, _("Note saved."))
         return redirect("cases:household", case_file.household_id)
     return render(request, "cases/note_form.html", {"form": form, "case_file": case_file},
@@ -96,6 +97,8 @@ def correct_note(request: HttpRequest, note_id: int) -> HttpResponse:
     actor = _actor(request)
     versions = services.note_history(actor, note_id)
     current = next(v for v in versions if v.is_current)
+    if current.hidden:
+        raise policy.Denied(_("Only the author and the referent can read this sensitive note."))
     initial = {"kind": current.kind, "body": current.body, "version_no": current.version_no}
     form = forms.CorrectionForm(request.POST or None, initial=initial)
     context = {"form": form, "case_file": current.case_file, "versions": versions,

@@ -42,6 +42,8 @@ class Person(models.Model):
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.OTHER)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     email = models.EmailField(_("e-mail"), max_length=200, blank=True)
+    identity_number_sealed = models.TextField(
+        blank=True, help_text="Social security or ID number, encrypted with the household's key.")
     household = models.ForeignKey(
         Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
@@ -55,6 +57,14 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name.upper()}"
+
+    @property
+    def identity_number(self) -> str:
+        """The clear identity number, once the secrecy layer revealed it to the reader."""
+        try:
+            return self._identity_number  # type: ignore[no-any-return]
+        except AttributeError:
+            raise AttributeError("Identity numbers are read through people.services.") from None
 
 
 class Relationship(models.TextChoices):

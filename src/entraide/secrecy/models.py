@@ -38,12 +38,29 @@ class AuditRecord(models.Model):
     ip = models.GenericIPAddressField(_("from"), null=True)
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     detail = models.CharField(max_length=500, blank=True)
+    # The hash chain (entraide.secrecy.audit_chain): the record before's hash, and this one's.
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         indexes = [
             models.Index(fields=["household_id", "-at"]),
             models.Index(fields=["user", "-at"]),
         ]
+
+
+class AuditDay(models.Model):
+    """The head of one UTC day's audit chain: how many records it holds, and the last one's hash.
+
+    Once the next day has begun, a day is closed and its count and last hash are its anchor,
+    which the next day's first record links to; copies kept outside the database reveal a
+    rewrite of the whole chain.
+    """
+
+    day = models.DateField(unique=True)
+    count = models.PositiveIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    closed = models.BooleanField(default=False)
 
 
 class HouseholdKey(models.Model):

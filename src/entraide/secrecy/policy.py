@@ -153,6 +153,11 @@ def can_identify_household(user: User, household: Household) -> bool:
     return False
 
 
+def can_read_sensitive(user: User, author_id: int, case_file: CaseFile) -> bool:
+    """A sensitive note (health, violence, minors) is read by its author and the referent."""
+    return user.pk in (author_id, case_file.referent_id)
+
+
 def can_see_audit(user: User) -> bool:
     return user.role == Role.DPO
 
