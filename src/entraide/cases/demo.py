@@ -216,7 +216,8 @@ def load_department() -> Department:
 # --- households and their case history ----------------------------------------------------
 
 _ID_MODELS: tuple[type[models.Model], ...] = (
-    Household, HouseholdKey, Person, CaseFile, ReceptionEntry, Note, Assessment, Goal, Action, Referral,
+    Household, HouseholdKey, Person, CaseFile, ReceptionEntry, Note, Assessment, Goal, Action,
+    Referral,
 )
 _COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     Household: ("id", "territory", "address", "postcode", "commune", "latitude", "longitude",
