@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -265,5 +265,19 @@ def rotate(batch_size: int = 500, after_batch: Callable[[int, int], None] | None
             after_batch(done, remaining)
 
 
-def master_key_ids_in_use() -> Iterable[str]:
-    return HouseholdKey.objects.values_list("master_key_id", flat=True).distinct()
+def master_key_ids_in_use(counted: bool = False) -> list[str]:
+    """Ids of the master keys wrapping data keys (one per data key when counted)."""
+    ids = HouseholdKey.objects.values_list("master_key_id", flat=True)
+    return list(ids if counted else ids.distinct())
+
+
+def retire_unused_key_files() -> list[Path]:
+    """Delete the master key files that wrap no data key any more; returns what was deleted."""
+    in_use = set(master_key_ids_in_use()) | {keyring().current_id}
+    retired = []
+    for path in keys_dir().glob("master-*.key"):
+        if path.stem.removeprefix("master-") not in in_use:
+            path.unlink()
+            retired.append(path)
+    keyring.cache_clear()
+    return retired
