@@ -31,6 +31,7 @@ from entraide.org.models import User
 from entraide.people import demo_names
 from entraide.people.models import Household, Person
 from entraide.people.services import find_candidates
+from entraide.secrecy import crypto
 from entraide.secrecy.policy import Actor
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ BARE_TIMELINE = (
     "WHERE case_file_id = %s ORDER BY at DESC, id DESC LIMIT 21"
 )
 BARE_NOTES = (
-    "SELECT id, case_file_id, kind, body, author_id, created_at, first_id, version_no "
+    "SELECT id, case_file_id, kind, body_sealed, author_id, created_at, first_id, version_no "
     "FROM cases_note WHERE (id IN ({marks}) OR first_id IN ({marks})) AND is_current = %s"
 )
 BARE_SEARCH = (
@@ -170,7 +171,7 @@ def bare_timeline(case_file_id: int) -> None:
 
 def bare_search(query: str) -> None:
     """The postings query of a note search, without the need-to-know filter."""
-    terms = sorted(french.terms(query))[:12]
+    terms = sorted(crypto.blind(t) for t in french.terms(query))[:12]
     if terms:
         with connection.cursor() as cursor:
             cursor.execute(BARE_SEARCH.format(marks=", ".join(["%s"] * len(terms))), terms)

@@ -126,3 +126,14 @@ LOGGING = {
 
 ENTRAIDE_TIMELINE_PAGE_SIZE = 20
 ENTRAIDE_API_PAGE_MAX = 200
+
+ENTRAIDE_BREAK_GLASS_MINUTES = int(os.environ.get("ENTRAIDE_BREAK_GLASS_MINUTES", "60"))
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "entraide@localhost")
+
+# Retention (entraide retention apply): closed case files are anonymised after this many years.
+ENTRAIDE_RETENTION = {
+    "closed_case_file_years": int(os.environ.get("ENTRAIDE_RETENTION_CLOSED_YEARS", "5")),
+}
+# Behind a reverse proxy that sets X-Real-IP, the audit records the client's address from it.
+ENTRAIDE_TRUST_X_REAL_IP = os.environ.get("ENTRAIDE_TRUST_X_REAL_IP", "0") == "1"

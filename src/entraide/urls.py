@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("entraide.cases.urls")),
     path("", include("entraide.people.urls")),
     path("", include("entraide.secrecy.urls")),
+    path("", include("entraide.org.urls")),
 ]

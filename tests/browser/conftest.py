@@ -64,3 +64,23 @@ def page(browser: Browser) -> Iterator[Page]:
 def screenshots_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(autouse=True)
+def _empty_audit_trail_after_transactional_test(request, django_db_blocker):
+    """pytest-django empties SQLite with DELETE after a transactional test, which the audit
+    trail's insert-only triggers refuse: empty it past them first, as only a test may."""
+    from django.db import connection
+
+    yield
+    if connection.vendor != "sqlite" or "transactional_db" not in request.fixturenames:
+        return
+    triggers = {"secrecy_auditrecord_no_update": "BEFORE UPDATE",
+                "secrecy_auditrecord_no_delete": "BEFORE DELETE"}
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for name in triggers:
+            cursor.execute(f"DROP TRIGGER {name}")
+        cursor.execute("DELETE FROM secrecy_auditrecord")
+        for name, when in triggers.items():
+            cursor.execute(f"CREATE TRIGGER {name} {when} ON secrecy_auditrecord BEGIN "
+                           "SELECT RAISE(ABORT, 'the audit trail is insert-only'); END")

@@ -95,6 +95,10 @@ WEB: dict[str, Row] = {
     "cases:home": Row("GET", _const("/"), PUBLIC),
     "cases:caseload": Row("GET", _const("/caseload/"), roles("worker", "lead")),
     "cases:household": Row("GET", _obj("households", "household"), IDENTITY),
+    "cases:emergency_access": Row(
+        "POST", _obj("households", "household", "emergency/"), roles("worker", "lead"),
+        lambda t, own: {"reason": "Appel des pompiers : personne inconsciente"}),
+    "org:notices": Row("GET", _const("/notices/"), PUBLIC),
     "cases:timeline": Row("GET", _file("timeline/?page=2"), FILE),
     "cases:new_note": Row("POST", _file("notes/new/"), FILE,
                           lambda t, own: {"kind": "interview", "body": "Entretien"}),
@@ -130,6 +134,12 @@ WEB: dict[str, Row] = {
                         lambda t, own: {"keep": t("person", own).pk,
                                         "duplicate": t("twin", own).pk}),
     "secrecy:audit": Row("GET", _const("/audit/"), roles("dpo")),
+    "secrecy:persons": Row("GET", _const("/dpo/persons/?q=Lefevre"), roles("dpo")),
+    "secrecy:person_export": Row("GET", _obj("dpo/persons", "person", "export/"), roles("dpo")),
+    "secrecy:person_export_json": Row("GET", _obj("dpo/persons", "person", "export.json"),
+                                      roles("dpo")),
+    "secrecy:person_erase": Row("POST", _obj("dpo/persons", "person", "erase/"), roles("dpo"),
+                                lambda t, own: {"reason": "Demande écrite", "confirm": "on"}),
 }
 
 # Routes that are not pages: the API's own root (no personal data, answers 404).
@@ -211,8 +221,17 @@ API: dict[str, Row] = {
     "PATCH /api/v1/referrals/{referral_id}": Row(
         "PATCH", _api(lambda t, o: f"/referrals/{t('referral', o).pk}"), FILE,
         lambda t, own: {"version": 1, "status": "accepted"}),
+    "POST /api/v1/case-files/{case_file_id}/emergency-access": Row(
+        "POST", _api(lambda t, o: f"/case-files/{t('file', o).pk}/emergency-access"),
+        roles("worker", "lead"),
+        lambda t, own: {"reason": "Appel des pompiers : personne inconsciente"}),
     "GET /api/v1/search": Row("GET", _const("/api/v1/search?q=loyer"), roles("worker", "lead")),
     "GET /api/v1/audit": Row("GET", _const("/api/v1/audit"), roles("dpo")),
+    "GET /api/v1/persons/{person_id}/export": Row(
+        "GET", _api(lambda t, o: f"/persons/{t('person', o).pk}/export"), roles("dpo")),
+    "POST /api/v1/persons/{person_id}/erasure": Row(
+        "POST", _api(lambda t, o: f"/persons/{t('person', o).pk}/erasure"), roles("dpo"),
+        lambda t, own: {"reason": "Demande écrite"}),
 }
 
 

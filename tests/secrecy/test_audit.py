@@ -79,3 +79,15 @@ def test_dpo_sees_the_audit_but_not_the_notes(world):
     dpo = world.client("dpo")
     assert dpo.get(f"/households/{world.household_a.pk}/").status_code == 403
     assert "Violences" not in dpo.get("/audit/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_forged_or_invalid_client_address_does_not_reach_the_audit(world, settings):
+    client = world.client("worker")
+    client.get(f"/households/{world.household_a.pk}/", REMOTE_ADDR="10.0.0.7",
+               HTTP_X_REAL_IP="not-an-ip")
+    assert _records(action="read")[-1].ip == "10.0.0.7"
+    settings.ENTRAIDE_TRUST_X_REAL_IP = True
+    client.get(f"/households/{world.household_a.pk}/", REMOTE_ADDR="10.0.0.7",
+               HTTP_X_REAL_IP="192.0.2.44")
+    assert _records(action="read")[-1].ip == "192.0.2.44"

@@ -334,6 +334,25 @@ def update_referral(request: HttpRequest, referral_id: int, patch: ReferralPatch
     return services.update_referral(_actor(request), referral_id, patch.version, patch.status)
 
 
+class EmergencyIn(Schema):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class EmergencyOut(Schema):
+    case_file_id: int
+    expires_at: dt.datetime
+
+
+@router.post("/case-files/{case_file_id}/emergency-access", response={201: EmergencyOut})
+def emergency_access(request: HttpRequest, case_file_id: int, emergency: EmergencyIn
+                     ) -> tuple[int, dict[str, Any]]:
+    """Break the glass: a time-limited access outside need-to-know, audited and notified."""
+    from entraide.secrecy.emergency import break_glass
+
+    access = break_glass(_actor(request), case_file_id, emergency.reason)
+    return 201, {"case_file_id": case_file_id, "expires_at": access.expires_at}
+
+
 @router.get("/search", response=SearchPage)
 def search(request: HttpRequest, q: str = Query(..., min_length=2, max_length=200),
            limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)

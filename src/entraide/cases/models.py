@@ -91,11 +91,13 @@ class Note(models.Model):
     def thread_id(self) -> int:
         return self.first_id or self.pk
 
+    _body: str | None  # set by the secrecy layer when it reveals the note to a reader
+
     @property
     def body(self) -> str | None:
         """The clear text, once the secrecy layer revealed it to the reader (None if hidden)."""
         try:
-            return self._body  # type: ignore[no-any-return]
+            return self._body
         except AttributeError:
             raise AttributeError("Note text is read through cases.services, which decrypts it "
                                  "for readers in need-to-know.") from None
@@ -163,11 +165,13 @@ class DomainLevel(models.Model):
             models.UniqueConstraint(fields=["assessment", "domain"], name="one_level_per_domain")
         ]
 
+    _comment: str  # set by the secrecy layer when it reveals the comment to a reader
+
     @property
     def comment(self) -> str:
         """The clear comment, once the secrecy layer revealed it to the reader."""
         try:
-            return self._comment  # type: ignore[no-any-return]
+            return self._comment
         except AttributeError:
             raise AttributeError("Assessment comments are read through cases.services.") from None
 

@@ -20,7 +20,7 @@ from entraide.org.models import Role, Team
 from entraide.people.models import Household, Person
 from entraide.secrecy import crypto, policy
 from entraide.secrecy.crypto import LEVEL_COMMENT, NOTE_BODY
-from entraide.secrecy.models import AuditAction
+from entraide.secrecy.models import AuditAction, HouseholdKey
 from entraide.secrecy.policy import Actor
 
 from .models import (
@@ -65,13 +65,24 @@ def open_new_case_file(actor: Actor, household: Household, team: Team, person: P
 
 
 def case_file_of(actor: Actor, household_id: int) -> CaseFile | None:
-    """The household's case file the agent may read (open one first), without auditing."""
-    return (
-        policy.readable_case_files(actor.user)
-        .filter(household_id=household_id)
-        .order_by("status", "-opened_at")
-        .first()
-    )
+    """The household's case file the agent may read (open one first), or holds an emergency
+    access to, without auditing."""
+    found = (policy.readable_case_files(actor.user).filter(household_id=household_id)
+             .order_by("status", "-opened_at").first())
+    if found is None and actor.role in policy.FILE_ROLES:
+        for case_file in CaseFile.objects.filter(household_id=household_id):
+            if policy.active_emergency_access(actor.user, case_file.pk):
+                return case_file
+    return found
+
+
+def emergency_target(household_id: int) -> CaseFile:
+    """The case file an emergency access to a household opens: its open one, else the latest."""
+    case_file = (CaseFile.objects.filter(household_id=household_id)
+                 .order_by("status", "-opened_at").first())
+    if case_file is None:
+        raise Http404(_("This household has no case file."))
+    return case_file
 
 
 def log_reception(actor: Actor, household_id: int, person_id: int | None,
@@ -224,7 +235,18 @@ def _reveal(actor: Actor, notes: list[Note], case_file: CaseFile | None = None) 
         if note.sensitive and not policy.can_read_sensitive(actor.user, note.author_id, file):
             note._body = None  # type: ignore[attr-defined]
         else:
-            note._body = crypto.unseal(file.household_id, note.body_sealed, NOTE_BODY)  # type: ignore[attr-defined]
+            note._body = _unseal_or_erased(file.household_id, note.body_sealed, NOTE_BODY)  # type: ignore[attr-defined]
+
+
+def _unseal_or_erased(household_id: int, value: str, field: str) -> str:
+    """The clear text, or a mark once retention or erasure shredded the household's key."""
+    try:
+        return crypto.unseal(household_id, value, field)
+    except crypto.MissingKey:
+        # Only a deleted data key means erased; a master key missing is an outage, said loudly.
+        if HouseholdKey.objects.filter(pk=int(value.split("$")[1])).exists():
+            raise
+        return _("(erased)")
 
 
 def _index_note(note: Note, text: str) -> None:
@@ -311,7 +333,7 @@ def notes_of(actor: Actor, case_file_id: int, limit: int, offset: int) -> tuple[
 
 def _reveal_comments(case_file: CaseFile, levels: list[DomainLevel]) -> list[DomainLevel]:
     for level in levels:
-        level._comment = crypto.unseal(  # type: ignore[attr-defined]
+        level._comment = _unseal_or_erased(  # type: ignore[attr-defined]
             case_file.household_id, level.comment_sealed, LEVEL_COMMENT)
     return levels
 

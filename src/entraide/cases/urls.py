@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("caseload/", views.caseload, name="caseload"),
     path("households/<int:household_id>/", views.household, name="household"),
+    path("households/<int:household_id>/emergency/", views.emergency_access,
+         name="emergency_access"),
     path("case-files/<int:case_file_id>/timeline/", views.timeline, name="timeline"),
     path("case-files/<int:case_file_id>/notes/new/", views.new_note, name="new_note"),
     path("case-files/<int:case_file_id>/assessment/", views.assessment, name="assessment"),

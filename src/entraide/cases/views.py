@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -52,14 +53,46 @@ def household(request: HttpRequest, household_id: int) -> HttpResponse:
     actor = _actor(request)
     case_file = services.case_file_of(actor, household_id)
     if case_file is None:
-        return render(request, "cases/household_desk.html",
-                      services.household_view_for_reception(actor, household_id))
+        try:
+            context = services.household_view_for_reception(actor, household_id)
+        except policy.Denied as refused:
+            if actor.role not in policy.FILE_ROLES:
+                raise
+            return render(request, "cases/need_to_know.html",
+                          {"household_id": household_id, "message": str(refused)}, status=403)
+        return render(request, "cases/household_desk.html", context)
     view = services.read_case_file(actor, case_file.pk)
     return render(request, "cases/household.html", {
         "view": view, "case_file": view.case_file, "timeline": view.timeline,
         "note_form": forms.NoteForm(), "referral_form": forms.ReferralForm(),
         "domains": Domain.choices, "referral_statuses": ReferralStatus.choices,
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def emergency_access(request: HttpRequest, household_id: int) -> HttpResponse:
+    """Break the glass: open a file outside need-to-know, giving the reason."""
+    from entraide.secrecy.emergency import MIN_REASON, break_glass
+
+    actor = _actor(request)
+    policy.guard_role(actor, actor.role in policy.FILE_ROLES, "emergency_access")
+    error = ""
+    if request.method == "POST":
+        try:
+            access = break_glass(actor, services.emergency_target(household_id).pk,
+                                 request.POST.get("reason", "")[:500])
+        except ValueError as exc:
+            error = str(exc)
+        else:
+            messages.warning(request, _("Emergency access granted until %(until)s. It is "
+                                        "recorded and notified to the DPO and the referent.")
+                             % {"until": access.expires_at.astimezone().strftime("%H:%M")})
+            return redirect("cases:household", household_id)
+    return render(request, "cases/emergency_access.html",
+                  {"household_id": household_id, "error": error, "min_reason": MIN_REASON,
+                   "minutes": settings.ENTRAIDE_BREAK_GLASS_MINUTES},
+                  status=400 if error else 200)
 
 
 @login_required

@@ -19,12 +19,16 @@ class Household(models.Model):
     latitude = models.FloatField(_("latitude"), null=True, blank=True)
     longitude = models.FloatField(_("longitude"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    anonymised_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When retention or erasure reduced it to its commune and shredded its key.")
     version = models.PositiveIntegerField(default=1)
 
     EDITABLE = ("address", "postcode", "commune", "latitude", "longitude")
 
     def __str__(self) -> str:
-        return f"{self.address}, {self.postcode} {self.commune}"
+        place = f"{self.postcode} {self.commune}".strip()
+        return f"{self.address}, {place}" if self.address else place
 
 
 class Sex(models.TextChoices):
@@ -51,6 +55,8 @@ class Person(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When retention or erasure replaced their identity.")
     version = models.PositiveIntegerField(default=1)
 
     EDITABLE = ("first_name", "last_name", "birth_date", "sex", "phone", "email")
@@ -58,11 +64,13 @@ class Person(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name.upper()}"
 
+    _identity_number: str  # set by the secrecy layer when it reveals it to a reader
+
     @property
     def identity_number(self) -> str:
         """The clear identity number, once the secrecy layer revealed it to the reader."""
         try:
-            return self._identity_number  # type: ignore[no-any-return]
+            return self._identity_number
         except AttributeError:
             raise AttributeError("Identity numbers are read through people.services.") from None
 

@@ -1,4 +1,4 @@
-"""API for the data protection officer: the audit trail."""
+"""API for the data protection officer: the audit trail and the rights of the person."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
-from . import policy
+from . import policy, rights
 
 router = Router(tags=["secrecy"])
 
@@ -48,3 +48,25 @@ def audit(request: HttpRequest, filters: Query[AuditFilters], limit: int = Query
     rows, total = policy.audit_log(policy.Actor.from_request(request, "api"), filters.dict(),
                                    limit, offset)
     return {"items": rows, "count": total}
+
+
+@router.get("/persons/{person_id}/export", response=dict[str, Any])
+def person_export(request: HttpRequest, person_id: int) -> dict[str, Any]:
+    """Everything held on a person, with who accessed their file (DPO only; audited)."""
+    return rights.export_person(policy.Actor.from_request(request, "api"), person_id)
+
+
+class ErasureIn(Schema):
+    reason: str
+
+
+class ErasureOut(Schema):
+    person_id: int
+    erased_at: dt.datetime
+    household_key_shredded: bool
+
+
+@router.post("/persons/{person_id}/erasure", response=ErasureOut)
+def person_erasure(request: HttpRequest, person_id: int, body: ErasureIn) -> rights.Erasure:
+    """Erase a person's identity on request; the reason is required and audited (DPO only)."""
+    return rights.erase_person(policy.Actor.from_request(request, "api"), person_id, body.reason)

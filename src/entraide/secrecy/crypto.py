@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -140,8 +141,21 @@ def blind(term: str) -> str:
 
 # --- data keys -------------------------------------------------------------------------
 
-_data_keys: dict[int, bytes] = {}
-_DATA_KEY_CACHE = 20_000
+class _DataKeyCache(dict[int, tuple[bytes, float]]):
+    """Unwrapped data keys for a short while: unwrapping on every read would double its cost,
+    and a key shredded by another process (erasure, retention) must stop working soon."""
+
+    size = 20_000
+    seconds = 60.0
+
+    def get_key(self, pk: int) -> bytes | None:
+        found = self.get(pk)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+
+_data_keys = _DataKeyCache()
 
 
 def _wrap(household_id: int, data_key: bytes, master: bytes) -> bytes:
@@ -157,9 +171,9 @@ def _unwrap(row: HouseholdKey) -> bytes:
 
 
 def _remember(pk: int, data_key: bytes) -> bytes:
-    if len(_data_keys) >= _DATA_KEY_CACHE:
+    if len(_data_keys) >= _data_keys.size:
         _data_keys.clear()
-    _data_keys[pk] = data_key
+    _data_keys[pk] = (data_key, time.monotonic() + _data_keys.seconds)
     return data_key
 
 
@@ -181,8 +195,8 @@ def household_key(household_id: int) -> tuple[int, bytes]:
             pk = row.pk
             transaction.on_commit(lambda: _remember(pk, data_key))
             return pk, data_key
-    if row.pk in _data_keys:
-        return row.pk, _data_keys[row.pk]
+    if (cached := _data_keys.get_key(row.pk)) is not None:
+        return row.pk, cached
     return row.pk, _remember(row.pk, _unwrap(row))
 
 
@@ -228,7 +242,7 @@ def unseal(household_id: int, value: str, field: str) -> str:
     version, pk, payload = value.split("$", 2)
     if version != FORMAT:
         raise MissingKey(f"Unknown ciphertext format {version!r}.")
-    data_key = _data_keys.get(int(pk))
+    data_key = _data_keys.get_key(int(pk))
     if data_key is None:
         row = HouseholdKey.objects.filter(pk=int(pk)).first()
         if row is None:

@@ -7,6 +7,7 @@ themselves: they call services, which call this module.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from entraide.org.models import Role
 
-from .models import AuditAction, AuditRecord
+from .audit_chain import append
+from .models import AuditAction, AuditRecord, EmergencyAccess
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -47,10 +49,9 @@ class Actor:
 
     @classmethod
     def from_request(cls, request: HttpRequest, channel: str = "web") -> Actor:
-        forwarded = request.META.get("HTTP_X_REAL_IP")
         return cls(
             user=request.user,  # type: ignore[arg-type]
-            ip=forwarded or request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
             channel=channel,
             reason=(request.GET.get("reason") or "")[:500],
         )
@@ -58,6 +59,21 @@ class Actor:
     @property
     def role(self) -> str:
         return self.user.role
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Where the request came from: the proxy's X-Real-IP when it is trusted, else the peer."""
+    from django.conf import settings
+
+    candidates = [request.META.get("REMOTE_ADDR")]
+    if settings.ENTRAIDE_TRUST_X_REAL_IP:
+        candidates.insert(0, request.META.get("HTTP_X_REAL_IP"))
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address((candidate or "").strip()))
+        except ValueError:
+            continue
+    return None
 
 
 def record(
@@ -68,9 +84,8 @@ def record(
     household_id: int | None = None,
     detail: str = "",
 ) -> AuditRecord:
-    """Write one audit record for an access to personal data."""
-    return AuditRecord.objects.create(
-        at=timezone.now(),
+    """Write one audit record for an access to personal data, chained to the one before."""
+    return append(
         user=actor.user,
         username=actor.user.get_username(),
         role=actor.role,
@@ -172,8 +187,16 @@ def can_do_intake(user: User) -> bool:
 
 # --- guarded access ----------------------------------------------------------------------
 
+def active_emergency_access(user: User, case_file_id: int) -> EmergencyAccess | None:
+    """The agent's unexpired break-the-glass access to a case file, if any."""
+    return (EmergencyAccess.objects.filter(user=user, case_file_id=case_file_id,
+                                           expires_at__gt=timezone.now())
+            .order_by("-expires_at").first())
+
+
 def guard_case_file(actor: Actor, case_file_id: int, *, for_update: bool = False) -> CaseFile:
-    """Return the case file if the actor has need-to-know; record and raise otherwise."""
+    """Return the case file if the actor has need-to-know, or an emergency access to it;
+    record and raise otherwise."""
     from entraide.cases.models import CaseFile
 
     queryset = CaseFile.objects.select_related("household", "team__territory", "referent")
@@ -183,16 +206,27 @@ def guard_case_file(actor: Actor, case_file_id: int, *, for_update: bool = False
         case_file = queryset.get(pk=case_file_id)
     except CaseFile.DoesNotExist:
         raise Http404(_("No case file with this number.")) from None
-    if not can_read_case_file(actor.user, case_file):
-        raise _refuse(actor, "case_file", case_file.pk, case_file.household_id,
-                      _("You have no need to know this case file."))
-    return case_file
+    if can_read_case_file(actor.user, case_file):
+        return case_file
+    if actor.user.role in FILE_ROLES and (
+            emergency := active_emergency_access(actor.user, case_file.pk)):
+        case_file.emergency = emergency  # type: ignore[attr-defined]
+        return case_file
+    raise _refuse(actor, "case_file", case_file.pk, case_file.household_id,
+                  _("You have no need to know this case file."))
 
 
 def open_case_file(actor: Actor, case_file_id: int) -> CaseFile:
-    """Return the case file for reading, with exactly one audit record."""
+    """Return the case file for reading, with exactly one audit record (flagged when read
+    under an emergency access)."""
     case_file = guard_case_file(actor, case_file_id)
-    record(actor, AuditAction.READ, "case_file", case_file.pk, case_file.household_id)
+    emergency = getattr(case_file, "emergency", None)
+    if emergency is None:
+        record(actor, AuditAction.READ, "case_file", case_file.pk, case_file.household_id)
+    else:
+        record(Actor(actor.user, actor.ip, actor.channel, emergency.reason), AuditAction.READ,
+               "case_file", case_file.pk, case_file.household_id,
+               detail=f"break-the-glass until {emergency.expires_at.isoformat()}")
     return case_file
 
 

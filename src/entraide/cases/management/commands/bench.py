@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,9 @@ class Command(BaseCommand):
                 f"Unknown benchmark {name!r}; available: {', '.join(available) or 'none'}.",
                 returncode=2,
             )
-        spec = importlib.util.spec_from_file_location(f"entraide_bench_{name}",
-                                                      directory / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        # benchmarks/ is a package beside src/: importable once the checkout root is on the path.
+        sys.path.insert(0, str(directory.parent))
+        module = importlib.import_module(f"benchmarks.{name}")
         # Django hands the positional "args" option to handle() as *args.
         result = module.run(list(args))
         self.stdout.write(json.dumps(result))
