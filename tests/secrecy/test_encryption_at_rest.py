@@ -120,3 +120,26 @@ def test_a_ciphertext_moved_to_another_household_does_not_decrypt(world):
     Note.objects.filter(pk=other.pk).update(body_sealed=Note.objects.get(pk=note.pk).body_sealed)
     with pytest.raises(InvalidTag):
         services.notes_of(world.actor("worker.b"), world.file_b.pk, 10, 0)
+
+
+@pytest.mark.django_db
+def test_identity_numbers_are_stored_sealed_and_shown_to_agents_in_need_to_know(world):
+    from entraide.people.models import Person
+
+    client = world.client("reception")
+    response = client.post("/reception/", {
+        "person-first_name": "Inès", "person-last_name": "Mabille",
+        "person-identity_number": "2 85 07 47 001 123 45", "person-sex": "F",
+        "address-address": "4 rue Neuve", "address-postcode": "47000",
+        "address-commune": "Agen", "visit-reason": "Ouverture de droits",
+    })
+    assert response.status_code == 302
+    person = Person.objects.get(last_name="Mabille")
+    assert person.identity_number_sealed.startswith("v1$")
+    assert "001 123" not in person.identity_number_sealed
+    page = client.get(f"/persons/{person.pk}/edit/").content.decode()
+    assert 'value="2 85 07 47 001 123 45"' in page
+    stale = client.post(f"/persons/{person.pk}/edit/", {
+        "version": 0, "first_name": "Inès", "last_name": "Mabille", "sex": "F",
+        "identity_number": "2 85 07 47 001 999 99"})
+    assert stale.status_code == 409 and "v1$" not in stale.content.decode()

@@ -23,6 +23,10 @@ def _check_birth_date(value: dt.date | None) -> dt.date | None:
 
 
 class PersonForm(forms.ModelForm):
+    identity_number = forms.CharField(
+        label=_("Identity number (social security, ID card)"), max_length=30, required=False,
+        help_text=_("Stored encrypted."))
+
     class Meta:
         model = Person
         fields = ["first_name", "last_name", "birth_date", "sex", "phone", "email"]

@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from entraide import french
-from entraide.concurrency import save_if_current
+from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Team
-from entraide.secrecy import policy
+from entraide.secrecy import crypto, policy
+from entraide.secrecy.crypto import IDENTITY_NUMBER
 from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
 
@@ -124,6 +125,23 @@ def default_team(actor: Actor, territory_id: int) -> Team:
     return Team.objects.filter(territory_id=territory_id).order_by("pk").first()  # type: ignore[return-value]
 
 
+def _create_person(household: Household, data: dict[str, Any]) -> Person:
+    """A new member, their identity number (if given) sealed with the household's key."""
+    data = dict(data)
+    number = (data.pop("identity_number", "") or "").strip()
+    return Person.objects.create(
+        household=household, **data,
+        identity_number_sealed=crypto.seal(household.pk, number, IDENTITY_NUMBER))
+
+
+def reveal_identity_number(person: Person) -> Person:
+    """Decrypt the identity number of a person already opened through the policy."""
+    person._identity_number = (crypto.unseal(person.household_id, person.identity_number_sealed,
+                                             IDENTITY_NUMBER)
+                               if person.household_id else "")
+    return person
+
+
 @transaction.atomic
 def register_household(actor: Actor, person_data: dict[str, Any],
                        address_data: dict[str, Any], reason: str) -> Household:
@@ -135,7 +153,7 @@ def register_household(actor: Actor, person_data: dict[str, Any],
     if territory_id is None:
         raise ValueError(_("An agent without a territory cannot register a household."))
     household = Household.objects.create(territory_id=territory_id, **address_data)
-    person = Person.objects.create(household=household, **person_data)
+    person = _create_person(household, person_data)
     Membership.objects.create(
         household=household, person=person, relationship=Relationship.HEAD,
         since=timezone.localdate(),
@@ -152,7 +170,7 @@ def add_member(actor: Actor, household_id: int, person_data: dict[str, Any],
                relationship: str) -> Person:
     """Add a new person to a household the agent may identify."""
     household = policy.guard_household(actor, household_id)
-    person = Person.objects.create(household=household, **person_data)
+    person = _create_person(household, person_data)
     Membership.objects.create(household=household, person=person, relationship=relationship,
                               since=timezone.localdate())
     index_person(person)
@@ -192,14 +210,25 @@ def get_person(actor: Actor, person_id: int) -> Person:
     """One person, if the agent may identify their household (audited)."""
     person = get_person_for_update(actor, person_id)
     policy.record(actor, AuditAction.READ, "person", person.pk, person.household_id)
-    return person
+    return reveal_identity_number(person)
 
 
 def update_person(actor: Actor, person_id: int, version: int, changes: dict[str, Any]) -> Person:
     """Change a person's identity or contact, refused if someone saved in between."""
     person = get_person_for_update(actor, person_id)
+    number = changes.pop("identity_number", None)
     changes = {k: v for k, v in changes.items() if k in Person.EDITABLE}
-    updated = save_if_current(Person, person_id, version, changes)
+    if number is not None and number.strip() != reveal_identity_number(person).identity_number:
+        changes["identity_number_sealed"] = crypto.seal(person.household_id, number.strip(),
+                                                        IDENTITY_NUMBER)
+    try:
+        updated = save_if_current(Person, person_id, version, changes)
+    except StaleEdit as stale:
+        # Ciphertexts differ on every write: say the number changed, never show it sealed.
+        stale.changes = [c if c.field != "identity_number_sealed" else
+                         FieldChange(c.field, _("identity number"), "…", number) for c in
+                         stale.changes]
+        raise
     index_person(updated)
     policy.record(actor, AuditAction.UPDATE, "person", person_id, person.household_id,
                   detail=",".join(sorted(changes)))

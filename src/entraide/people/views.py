@@ -84,12 +84,13 @@ def edit_person(request: HttpRequest, person_id: int) -> HttpResponse:
     actor = Actor.from_request(request)
     person = services.get_person(actor, person_id)
     form = forms.PersonEditForm(request.POST or None, instance=person,
-                                initial={"version": person.version})
+                                initial={"version": person.version,
+                                         "identity_number": person.identity_number})
     context: dict[str, Any] = {"form": form, "person": person,
                                "consent_form": forms.ConsentForm(),
                                "consents": services.consents_of(person)}
     if request.method == "POST" and form.is_valid():
-        changes = {f: form.cleaned_data[f] for f in services.Person.EDITABLE}
+        changes = {f: form.cleaned_data[f] for f in (*services.Person.EDITABLE, "identity_number")}
         try:
             services.update_person(actor, person_id, form.cleaned_data["version"], changes)
         except StaleEdit as exc:
