@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from django.db import models, transaction
 from django.db.models import F
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
 
 M = TypeVar("M", bound=models.Model)
@@ -65,3 +65,10 @@ def save_if_current(model: type[M], pk: int, version: int, changes: dict[str, An
         ]
         raise StaleEdit(current, current.version, version, differing)  # type: ignore[attr-defined]
     return current
+
+
+def resubmittable(data: QueryDict, stale: StaleEdit, field: str = "version") -> QueryDict:
+    """What the agent submitted, now based on the current version: saving it again works."""
+    data = data.copy()
+    data[field] = str(stale.current_version)
+    return data

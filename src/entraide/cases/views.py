@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from entraide.concurrency import StaleEdit
+from entraide.concurrency import StaleEdit, resubmittable
 from entraide.org.services import assignable_agents, landing_url
 from entraide.secrecy import policy
 from entraide.secrecy.policy import Actor
@@ -141,8 +141,7 @@ def correct_note(request: HttpRequest, note_id: int) -> HttpResponse:
             services.correct_note(actor, note_id, form.cleaned_data["version_no"],
                                   form.cleaned_data["body"], form.cleaned_data["kind"])
         except StaleEdit as exc:
-            data = request.POST.copy()
-            data["version_no"] = str(exc.current_version)
+            data = resubmittable(request.POST, exc, "version_no")
             context["form"] = forms.CorrectionForm(data)
             return _stale(request, "cases/note_form.html", context, exc)
         messages.success(request, _("Correction saved; the previous version is kept."))
@@ -245,8 +244,7 @@ def edit_action(request: HttpRequest, action_id: int) -> HttpResponse:
                 "title": data["title"], "owner_id": data["owner"],
                 "due_date": data["due_date"], "status": data["status"]})
         except StaleEdit as exc:
-            posted = request.POST.copy()
-            posted["version"] = str(exc.current_version)
+            posted = resubmittable(request.POST, exc)
             context["form"] = _action_form(case_file, posted, edit=True)
             return _stale(request, "cases/action_form.html", context, exc)
         messages.success(request, _("Action saved."))
@@ -303,8 +301,7 @@ def edit_case_file(request: HttpRequest, case_file_id: int) -> HttpResponse:
                 "referent_id": form.cleaned_data["referent"],
                 "status": form.cleaned_data["status"]})
         except StaleEdit as exc:
-            posted = request.POST.copy()
-            posted["version"] = str(exc.current_version)
+            posted = resubmittable(request.POST, exc)
             form = forms.CaseFileForm(posted)
             _set_agent_choices(form, "referent", case_file)
             context["form"] = form

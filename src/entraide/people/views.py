@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from entraide.concurrency import StaleEdit
+from entraide.concurrency import StaleEdit, resubmittable
 from entraide.secrecy import policy
 from entraide.secrecy.policy import Actor
 
@@ -94,8 +94,7 @@ def edit_person(request: HttpRequest, person_id: int) -> HttpResponse:
         try:
             services.update_person(actor, person_id, form.cleaned_data["version"], changes)
         except StaleEdit as exc:
-            posted = request.POST.copy()
-            posted["version"] = str(exc.current_version)
+            posted = resubmittable(request.POST, exc)
             context["form"] = forms.PersonEditForm(posted, instance=exc.current)
             context["stale"] = exc
             return render(request, "people/person_form.html", context, status=409)
@@ -131,8 +130,7 @@ def edit_household(request: HttpRequest, household_id: int) -> HttpResponse:
         try:
             services.update_household(actor, household_id, form.cleaned_data["version"], changes)
         except StaleEdit as exc:
-            posted = request.POST.copy()
-            posted["version"] = str(exc.current_version)
+            posted = resubmittable(request.POST, exc)
             context["form"] = forms.HouseholdForm(posted, instance=exc.current)
             context["stale"] = exc
             return render(request, "people/household_form.html", context, status=409)
