@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -87,7 +88,7 @@ def emergency_access(request: HttpRequest, household_id: int) -> HttpResponse:
         else:
             messages.warning(request, _("Emergency access granted until %(until)s. It is "
                                         "recorded and notified to the DPO and the referent.")
-                             % {"until": access.expires_at.astimezone().strftime("%H:%M")})
+                             % {"until": timezone.localtime(access.expires_at).strftime("%H:%M")})
             return redirect("cases:household", household_id)
     return render(request, "cases/emergency_access.html",
                   {"household_id": household_id, "error": error, "min_reason": MIN_REASON,
