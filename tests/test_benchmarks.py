@@ -1,0 +1,37 @@
+"""The benchmarks run and print the figures their issues name (they are not timed here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(name: str, tmp_path: Path, *args: str) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["ENTRAIDE_DATA_DIR"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "entraide.cli", "bench", name, *args,
+                          "--db", str(tmp_path / "bench.sqlite3")],
+                         env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize(("name", "args", "keys"), [
+    ("cases", ["--households", "60", "--queries", "5"],
+     {"timeline_p50_ms", "timeline_p95_ms", "search_p50_ms", "search_p95_ms", "intake_p95_ms",
+      "baseline_timeline_p95_ms", "baseline_search_p95_ms"}),
+    ("secrecy", ["--households", "60", "--queries", "5", "--notes", "5"],
+     {"notes_per_s", "search_p95_ms", "baseline_search_p95_ms"}),
+])
+def test_benchmark_prints_one_json_line_with_its_figures(tmp_path, name, args, keys):
+    figures = _bench(name, tmp_path, *args)
+    assert keys <= set(figures)
+    assert all(isinstance(figures[k], int | float) and figures[k] > 0 for k in keys)
