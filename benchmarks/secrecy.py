@@ -67,10 +67,14 @@ def ensure_plain_index() -> None:
         cursor.execute("CREATE TEMP TABLE term_map (blind TEXT PRIMARY KEY, plain TEXT)")
         cursor.executemany("INSERT OR IGNORE INTO term_map VALUES (%s, %s)",
                            [(crypto.blind(t), t) for t in vocabulary_terms()])
+        # Same columns, same row order, same indexes as the blind index: only the terms differ.
+        cursor.execute(f"CREATE TABLE {PLAIN_TABLE} (id INTEGER PRIMARY KEY, term TEXT NOT NULL, "
+                       "note_id BIGINT NOT NULL, case_file_id BIGINT NOT NULL, "
+                       "restricted BOOL NOT NULL)")
         cursor.execute(
-            f"CREATE TABLE {PLAIN_TABLE} AS SELECT n.id AS id, m.plain AS term, "  # noqa: S608
-            "n.note_id, n.case_file_id, n.restricted "
-            "FROM cases_noteterm n JOIN term_map m ON m.blind = n.term")
+            f"INSERT INTO {PLAIN_TABLE} SELECT n.id, m.plain, n.note_id, "  # noqa: S608
+            "n.case_file_id, n.restricted FROM cases_noteterm n "
+            "JOIN term_map m ON m.blind = n.term ORDER BY n.id")
         cursor.execute(f"CREATE INDEX {PLAIN_TABLE}_search ON {PLAIN_TABLE} "
                        "(term, note_id DESC, case_file_id)")
         cursor.execute(f"CREATE INDEX {PLAIN_TABLE}_note ON {PLAIN_TABLE} (note_id, term)")
@@ -124,10 +128,16 @@ def run(argv: list[str]) -> dict[str, Any]:
     vocabulary = bench_cases.search_vocabulary()
     queries = [bench_cases.search_query(rng, vocabulary)
                for _ in range(options.queries + bench_cases.WARMUP)]
-    search_ms = bench_cases.timed(queries, lambda q: services.search_notes(lead, q, limit=20))
+    def search(query: str) -> object:
+        return services.search_notes(lead, query, limit=20)
+
+    # Both indexes are searched once untimed first: the figures compare index structures, not
+    # which one the page cache happened to hold.
+    bench_cases.timed(queries, search)
+    search_ms = bench_cases.timed(queries, search)
     with plaintext_index():
-        plain_ms = bench_cases.timed(queries,
-                                     lambda q: services.search_notes(lead, q, limit=20))
+        bench_cases.timed(queries, search)
+        plain_ms = bench_cases.timed(queries, search)
     written = notes_per_second(User.objects.get(username="worker"), options.notes)
     search_p95 = bench_cases.percentile(search_ms, 0.95)
     plain_p95 = bench_cases.percentile(plain_ms, 0.95)

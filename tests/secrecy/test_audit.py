@@ -91,3 +91,17 @@ def test_a_forged_or_invalid_client_address_does_not_reach_the_audit(world, sett
     client.get(f"/households/{world.household_a.pk}/", REMOTE_ADDR="10.0.0.7",
                HTTP_X_REAL_IP="192.0.2.44")
     assert _records(action="read")[-1].ip == "192.0.2.44"
+
+
+@pytest.mark.django_db
+def test_a_refused_write_is_audited_although_its_transaction_rolls_back(world):
+    from entraide.secrecy.policy import Denied
+
+    with pytest.raises(Denied):
+        cases.add_note(world.actor("worker.b"), world.file_a.pk, "interview", "Intrusion")
+    refused = _records(action="denied")
+    assert [(r.username, r.object_id) for r in refused] == [("worker.b", world.file_a.pk)]
+    response = world.client("worker.b").post(f"/case-files/{world.file_a.pk}/notes/new/",
+                                             {"kind": "interview", "body": "Intrusion"})
+    assert response.status_code == 403
+    assert len(_records(action="denied")) == 2

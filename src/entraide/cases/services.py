@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
@@ -257,7 +256,7 @@ def _index_note(note: Note, text: str) -> None:
     )
 
 
-@transaction.atomic
+@policy.atomic
 def add_note(actor: Actor, case_file_id: int, kind: str, body: str,
              at: dt.datetime | None = None, sensitive: bool = False) -> Note:
     """Write a new note in a case file, encrypted, with its blind index."""
@@ -272,7 +271,7 @@ def add_note(actor: Actor, case_file_id: int, kind: str, body: str,
     return note
 
 
-@transaction.atomic
+@policy.atomic
 def correct_note(actor: Actor, note_id: int, version_no: int, body: str,
                  kind: str | None = None) -> Note:
     """Correct a note by writing its next version; the corrected one stays in history."""
@@ -347,7 +346,7 @@ def _current_levels(case_file: CaseFile) -> dict[str, DomainLevel]:
     return levels
 
 
-@transaction.atomic
+@policy.atomic
 def assess(actor: Actor, case_file_id: int, levels: dict[str, tuple[int, str]]) -> Assessment:
     """Record a needs-and-strengths assessment for some or all domains."""
     case_file = policy.guard_case_file(actor, case_file_id)
@@ -380,7 +379,7 @@ def assessments_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Asse
 
 # --- support plan and referrals ----------------------------------------------------------------
 
-@transaction.atomic
+@policy.atomic
 def add_goal(actor: Actor, case_file_id: int, domain: str, title: str) -> Goal:
     """Add a goal to the support plan."""
     case_file = policy.guard_case_file(actor, case_file_id)
@@ -403,7 +402,7 @@ def update_goal(actor: Actor, goal_id: int, version: int, changes: dict[str, Any
     return updated
 
 
-@transaction.atomic
+@policy.atomic
 def add_action(actor: Actor, goal_id: int, title: str, owner_id: int | None,
                due_date: dt.date | None) -> Action:
     """Add an action to a goal of the plan."""
@@ -436,7 +435,7 @@ def plan_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Goal]]:
     return case_file, list(case_file.goals.prefetch_related("actions__owner").order_by("pk"))
 
 
-@transaction.atomic
+@policy.atomic
 def add_referral(actor: Actor, case_file_id: int, service: str, reason: str) -> Referral:
     """Refer the household to another service."""
     case_file = policy.guard_case_file(actor, case_file_id)

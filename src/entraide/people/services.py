@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
@@ -142,7 +141,7 @@ def reveal_identity_number(person: Person) -> Person:
     return person
 
 
-@transaction.atomic
+@policy.atomic
 def register_household(actor: Actor, person_data: dict[str, Any],
                        address_data: dict[str, Any], reason: str) -> Household:
     """Create a household around a new person at the desk, open its case file, log the visit."""
@@ -165,7 +164,7 @@ def register_household(actor: Actor, person_data: dict[str, Any],
     return household
 
 
-@transaction.atomic
+@policy.atomic
 def add_member(actor: Actor, household_id: int, person_data: dict[str, Any],
                relationship: str) -> Person:
     """Add a new person to a household the agent may identify."""
@@ -219,8 +218,8 @@ def update_person(actor: Actor, person_id: int, version: int, changes: dict[str,
     number = changes.pop("identity_number", None)
     changes = {k: v for k, v in changes.items() if k in Person.EDITABLE}
     if number is not None and number.strip() != reveal_identity_number(person).identity_number:
-        changes["identity_number_sealed"] = crypto.seal(person.household_id, number.strip(),
-                                                        IDENTITY_NUMBER)
+        changes["identity_number_sealed"] = crypto.seal(
+            person.household_id, number.strip(), IDENTITY_NUMBER)  # type: ignore[arg-type]
     try:
         updated = save_if_current(Person, person_id, version, changes)
     except StaleEdit as stale:
@@ -235,7 +234,7 @@ def update_person(actor: Actor, person_id: int, version: int, changes: dict[str,
     return updated
 
 
-@transaction.atomic
+@policy.atomic
 def merge_persons(actor: Actor, keep_id: int, duplicate_id: int) -> Person:
     """Merge a duplicate into the person kept: memberships, consents and visits all follow."""
     from entraide.cases.models import ReceptionEntry

@@ -7,12 +7,14 @@ themselves: they call services, which call this module.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
@@ -30,12 +32,23 @@ if TYPE_CHECKING:
     from entraide.org.models import User
     from entraide.people.models import Household
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 FILE_ROLES = frozenset({Role.SOCIAL_WORKER, Role.TEAM_LEAD})
 IDENTITY_ROLES = FILE_ROLES | {Role.RECEPTION}
 
 
 class Denied(PermissionDenied):
-    """Raised when an agent is outside need-to-know; the message says why, for a person."""
+    """Raised when an agent is outside need-to-know; the message says why, for a person.
+
+    `unsaved_refusal` holds the refusal's audit record when it was written inside a
+    transaction that this very exception is about to roll back.
+    """
+
+    def __init__(self, message: str, unsaved_refusal: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.unsaved_refusal = unsaved_refusal
 
 
 @dataclass(frozen=True)
@@ -102,8 +115,28 @@ def record(
 
 def _refuse(actor: Actor, object_type: str, object_id: int | None, household_id: int | None,
             message: str) -> Denied:
-    record(actor, AuditAction.DENIED, object_type, object_id, household_id)
-    return Denied(message)
+    refusal: dict[str, Any] = {"actor": actor, "action": AuditAction.DENIED,
+                               "object_type": object_type, "object_id": object_id,
+                               "household_id": household_id}
+    record(**refusal)
+    return Denied(message, refusal if connection.in_atomic_block else None)
+
+
+def atomic(func: Callable[P, R]) -> Callable[P, R]:
+    """`transaction.atomic` for services: a refusal recorded inside outlives the rollback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except Denied as refused:
+            if refused.unsaved_refusal is not None:
+                record(**refused.unsaved_refusal)
+                refused.unsaved_refusal = None
+            raise
+
+    return wrapper
 
 
 # --- who may see what -----------------------------------------------------------------
