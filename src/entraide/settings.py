@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "entraide.secrecy",
     "entraide.people",
     "entraide.cases",
+    "entraide.telecare",
 ]
 
 MIDDLEWARE = [
@@ -137,3 +138,11 @@ ENTRAIDE_RETENTION = {
 }
 # Behind a reverse proxy that sets X-Real-IP, the audit records the client's address from it.
 ENTRAIDE_TRUST_X_REAL_IP = os.environ.get("ENTRAIDE_TRUST_X_REAL_IP", "0") == "1"
+
+# Telecare: the broker the bridge listens to (default: the embedded one, not Mosquitto's 1883).
+ENTRAIDE_EMBEDDED_MQTT_PORT = int(os.environ.get("ENTRAIDE_EMBEDDED_MQTT_PORT", "18830"))
+MQTT_URL = os.environ.get("MQTT_URL", f"mqtt://127.0.0.1:{ENTRAIDE_EMBEDDED_MQTT_PORT}")
+ENTRAIDE_TELECARE_FLOOD_RATE = float(os.environ.get("ENTRAIDE_TELECARE_FLOOD_RATE", "1"))
+ENTRAIDE_TELECARE_FLOOD_BURST = float(os.environ.get("ENTRAIDE_TELECARE_FLOOD_BURST", "60"))
+ENTRAIDE_TELECARE_SNAPSHOT_SECONDS = float(
+    os.environ.get("ENTRAIDE_TELECARE_SNAPSHOT_SECONDS", "10"))

@@ -254,6 +254,7 @@ class EventKind(models.TextChoices):
     REFERRAL = "referral", _("Referral")
     RECEPTION = "reception", _("Reception")
     STATUS = "status", _("Status")
+    ALERT = "alert", _("Telecare alert")
 
 
 class TimelineEvent(models.Model):

@@ -45,6 +45,17 @@ def _event(case_file: CaseFile, kind: str, object_id: int, at: dt.datetime,
                                  summary=summary[:200])
 
 
+# Timeline events whose summary says it all (their object lives in another capability).
+SUMMARY_ONLY = frozenset({EventKind.STATUS, EventKind.ALERT})
+
+
+def record_alert(household_id: int, alert_id: int, at: dt.datetime, summary: str) -> None:
+    """Show a telecare alert in the timeline of the household's open case files."""
+    for case_file in CaseFile.objects.filter(household_id=household_id,
+                                             status=CaseStatus.OPEN):
+        _event(case_file, EventKind.ALERT, alert_id, at, summary)
+
+
 # --- case files ----------------------------------------------------------------------------
 
 def open_new_case_file(actor: Actor, household: Household, team: Team, person: Person | None,
@@ -213,7 +224,7 @@ def _timeline(actor: Actor, case_file: CaseFile, page: int) -> TimelinePage:
     items = [
         TimelineItem(e.at, e.kind, objects.get((e.kind, e.object_id)), e.summary)
         for e in events
-        if e.kind == EventKind.STATUS or (e.kind, e.object_id) in objects
+        if e.kind in SUMMARY_ONLY or (e.kind, e.object_id) in objects
     ]
     return TimelinePage(items, page, has_next, case_file.pk)
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from entraide.cases.models import CaseFile
     from entraide.org.models import User
     from entraide.people.models import Household
+    from entraide.telecare.models import Installation
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -218,6 +219,25 @@ def can_do_intake(user: User) -> bool:
     return user.role in IDENTITY_ROLES
 
 
+def can_monitor(user: User) -> bool:
+    """Monitoring operators answer alarms, for their territory or, without one, for all."""
+    return user.role == Role.OPERATOR
+
+
+def monitoring_scope(user: User) -> Q:
+    """The telecare installations an operator watches, as a filter on Installation."""
+    if not can_monitor(user):
+        return Q(pk__in=[])
+    return Q() if user.territory_id is None else Q(territory_id=user.territory_id)
+
+
+def can_see_installation(user: User, installation: Installation) -> bool:
+    """Operators in scope; the social workers and leads who follow the household."""
+    if can_monitor(user):
+        return user.territory_id in (None, installation.territory_id)
+    return user.role in FILE_ROLES and can_identify_household(user, installation.household)
+
+
 # --- guarded access ----------------------------------------------------------------------
 
 def active_emergency_access(user: User, case_file_id: int) -> EmergencyAccess | None:
@@ -275,6 +295,24 @@ def guard_household(actor: Actor, household_id: int) -> Household:
         raise _refuse(actor, "household", household.pk, household.pk,
                       _("You have no need to know this household."))
     return household
+
+
+def guard_installation(actor: Actor, installation_id: int, *, operate: bool = False
+                       ) -> Installation:
+    """Return a telecare installation the actor may see (or, with `operate`, act on as an
+    operator); record and raise otherwise."""
+    from entraide.telecare.models import Installation
+
+    try:
+        installation = Installation.objects.select_related(
+            "household", "resident", "territory").get(pk=installation_id)
+    except Installation.DoesNotExist:
+        raise Http404(_("No telecare installation with this number.")) from None
+    allowed = can_see_installation(actor.user, installation)
+    if not allowed or (operate and not can_monitor(actor.user)):
+        raise _refuse(actor, "telecare_installation", installation.pk, installation.household_id,
+                      _("You do not monitor this home."))
+    return installation
 
 
 def guard_role(actor: Actor, allowed: bool, what: str) -> None:

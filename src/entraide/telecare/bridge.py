@@ -1,0 +1,164 @@
+"""The bridge: an MQTT consumer that feeds the engine, for `entraide telecare bridge`.
+
+It holds a persistent session (fixed client id, clean_session off, QoS 1), so what is
+published while it is down waits at the broker; it acknowledges a message only once the
+batch holding it is committed, so a crash loses nothing; paho reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from django.db import close_old_connections
+from paho.mqtt.enums import CallbackAPIVersion
+
+from . import services
+from .engine import BatchResult, Engine, Message
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("entraide/+/+", "zigbee2mqtt/#")
+
+
+def client(url: str, client_id: str, *, persistent: bool = True,
+           manual_ack: bool = False) -> mqtt.Client:
+    """A paho client for an mqtt:// or mqtts:// URL (user and password in the URL)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, not {url!r}")
+    paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                       clean_session=not persistent, manual_ack=manual_ack)
+    # A user name also tells the embedded broker to queue this client's messages.
+    paho.username_pw_set(unquote(parts.username or client_id),
+                         unquote(parts.password) if parts.password else None)
+    if parts.scheme == "mqtts":
+        paho.tls_set()
+    paho.reconnect_delay_set(1, 30)
+    paho.connect_async(parts.hostname or "127.0.0.1",
+                       parts.port or (8883 if parts.scheme == "mqtts" else 1883), keepalive=30)
+    return paho
+
+
+class Bridge:
+    """Consumes sensor topics into the engine, in batches, until told to stop."""
+
+    def __init__(self, url: str, client_id: str = "entraide-bridge", *,
+                 engine: Engine | None = None, batch_size: int = 5000,
+                 batch_wait: float = 0.02, tick_seconds: float = 15):
+        self.url, self.client_id = url, client_id
+        self.engine = engine or Engine()
+        self.batch_size, self.batch_wait, self.tick_seconds = batch_size, batch_wait, tick_seconds
+        self.queue: deque[Message] = deque()
+        self.arrived = threading.Event()
+        self.connected = threading.Event()
+        self.stopping = threading.Event()
+        self.totals = BatchResult()
+        self.mqtt: mqtt.Client | None = None
+
+    def _on_connect(self, paho: mqtt.Client, userdata: Any, flags: Any, code: Any,
+                    properties: Any) -> None:
+        if code.is_failure:
+            log.error("MQTT broker refused the bridge: %s", code)
+            return
+        paho.subscribe([(topic, 1) for topic in TOPICS])
+        log.info("bridge connected to %s (session %s)", self.url,
+                 "resumed" if flags.session_present else "new")
+        self.connected.set()
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self.connected.clear()
+        if not self.stopping.is_set():
+            log.warning("bridge lost the broker; reconnecting")
+
+    def _on_message(self, paho: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.queue.append(Message(msg.topic, msg.payload, dt.datetime.now(dt.UTC),
+                                  (msg.mid, msg.qos)))
+        self.arrived.set()
+
+    def start(self, timeout: float = 15) -> Bridge:
+        """Connect and subscribe; returns once the broker has accepted the session."""
+        self.mqtt = client(self.url, self.client_id, manual_ack=True)
+        self.mqtt.max_inflight_messages_set(1000)
+        self.mqtt.on_connect = self._on_connect
+        self.mqtt.on_disconnect = self._on_disconnect
+        self.mqtt.on_message = self._on_message
+        self.mqtt.loop_start()
+        if not self.connected.wait(timeout):
+            raise RuntimeError(f"no MQTT broker answers at {self.url}")
+        return self
+
+    def _take(self) -> list[Message]:
+        if not self.queue:
+            self.arrived.wait(self.batch_wait)
+            self.arrived.clear()
+        batch: list[Message] = []
+        while self.queue and len(batch) < self.batch_size:
+            batch.append(self.queue.popleft())
+        return batch
+
+    def step(self) -> BatchResult | None:
+        """Process what has arrived (one batch); acknowledge it once committed."""
+        batch = self._take()
+        if not batch:
+            return None
+        while True:
+            try:
+                result = self.engine.process(batch)
+                break
+            except Exception:  # the database is away: keep the batch, try again
+                log.exception("could not store a batch of %d messages; retrying", len(batch))
+                close_old_connections()
+                if self.stopping.wait(2):
+                    return None
+        assert self.mqtt is not None
+        for message in batch:
+            mid, qos = message.token
+            if qos:
+                self.mqtt.ack(mid, qos)
+        for name in ("stored", "rejected", "ignored", "alerts"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(result, name))
+        return result
+
+    def run_until(self, done: Callable[[], bool], timeout: float = 30) -> bool:
+        """Process messages until `done()` holds (for tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                return False
+            self.step()
+        return True
+
+    def run(self) -> None:
+        """The long-running loop of `entraide telecare bridge`."""
+        last_tick = last_report = 0.0
+        while not self.stopping.is_set():
+            self.step()
+            now = time.monotonic()
+            if now - last_tick >= self.tick_seconds:
+                try:
+                    self.engine.tick()
+                    for installation_id in services.stale_profiles(self.engine.clock(), 5):
+                        services.learn_profile(installation_id, self.engine.clock())
+                except Exception:
+                    log.exception("periodic checks failed; will try again")
+                    close_old_connections()
+                last_tick = now
+            if now - last_report >= 60:
+                log.info("bridge totals: %s", self.totals)
+                last_report = now
+
+    def stop(self) -> None:
+        """Finish the batch in hand, write what is kept in memory, and disconnect."""
+        self.stopping.set()
+        if self.mqtt is not None:
+            self.mqtt.disconnect()
+            self.mqtt.loop_stop()
+        self.engine.flush()

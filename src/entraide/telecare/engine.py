@@ -1,0 +1,310 @@
+"""The stream processor: messages in, readings stored, rules applied, alerts raised.
+
+One `Engine` serves one bridge process. It keeps in memory what the rules need (each
+device's installation, each home's last movement, flood buckets) so that a reading costs
+no query; readings are written in batches, one transaction per batch, and the broker is
+acknowledged only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import payloads, rules, services
+from .models import Device, Installation, Metric, Reading
+from .payloads import Rejected
+
+log = logging.getLogger(__name__)
+
+ENTRAIDE_PREFIX = "entraide/"
+Z2M_PREFIX = "zigbee2mqtt/"
+Z2M_IGNORED_SUFFIXES = ("/availability", "/set", "/get")
+
+
+@dataclass(slots=True)
+class Message:
+    """One MQTT message (or one HTTP reading) as received; `token` is for acknowledging it."""
+
+    topic: str
+    payload: bytes
+    received_at: dt.datetime
+    token: Any = None
+
+
+@dataclass(slots=True)
+class DeviceState:
+    id: int
+    installation_id: int
+    kind: str
+    code: str
+    tokens: float = 0.0
+    clock: float = 0.0
+    last_seen: dt.datetime | None = None
+    battery: float | None = None
+    link_quality: float | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class HomeState:
+    id: int
+    limits: rules.Thresholds
+    profile: list[int]
+    last_motion: dt.datetime | None
+    last_door: dt.datetime | None
+    climate_out_since: dt.datetime | None
+    alerted_stillness: dt.datetime | None = None
+    dirty: bool = False
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    alerts: int = 0
+
+
+def thresholds(installation: Installation) -> rules.Thresholds:
+    return rules.Thresholds(
+        floor_minutes=installation.inactivity_floor_minutes,
+        ceiling_minutes=installation.inactivity_ceiling_minutes,
+        night_start=installation.night_start, night_end=installation.night_end,
+        cold_below=installation.cold_below, heat_above=installation.heat_above,
+        temperature_minutes=installation.temperature_minutes,
+        silence_minutes=installation.silence_minutes, battery_low=installation.battery_low)
+
+
+class Engine:
+    """Turns messages into stored readings and alerts; `tick` watches the silences."""
+
+    def __init__(self, clock: Callable[[], dt.datetime] = timezone.now):
+        self.clock = clock
+        self.flood_rate = float(settings.ENTRAIDE_TELECARE_FLOOD_RATE)
+        self.flood_burst = float(settings.ENTRAIDE_TELECARE_FLOOD_BURST)
+        self.snapshot_seconds = float(settings.ENTRAIDE_TELECARE_SNAPSHOT_SECONDS)
+        self.devices: dict[tuple[str, str], DeviceState] = {}
+        self.homes: dict[int, HomeState] = {}
+        self.missing: dict[tuple[str, str], float] = {}
+        self.last_snapshot = time.monotonic()
+        self.last_reload = 0.0
+        self.reload()
+
+    # --- what the engine knows ----------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read devices and thresholds again, keeping what was learnt from the stream."""
+        for installation in Installation.objects.filter(active=True):
+            home = self.homes.get(installation.pk)
+            if home is None:
+                self.homes[installation.pk] = HomeState(
+                    installation.pk, thresholds(installation), list(installation.profile),
+                    installation.last_motion_at, installation.last_door_at,
+                    installation.climate_out_since)
+            else:
+                home.limits = thresholds(installation)
+                home.profile = list(installation.profile)
+        known = {state.id: state for state in self.devices.values()}
+        devices: dict[tuple[str, str], DeviceState] = {}
+        for row in Device.objects.filter(installation__active=True).values(
+                "id", "installation_id", "installation__code", "code", "kind",
+                "friendly_name", "last_seen_at", "battery"):
+            state = known.get(row["id"]) or DeviceState(
+                row["id"], row["installation_id"], row["kind"], row["code"],
+                tokens=self.flood_burst, last_seen=row["last_seen_at"],
+                battery=row["battery"])
+            devices[("e", f"{row['installation__code']}/{row['code']}")] = state
+            if row["friendly_name"]:
+                devices[("z", row["friendly_name"])] = state
+        self.devices = devices
+        self.missing.clear()
+        self.last_reload = time.monotonic()
+
+    def _device(self, key: tuple[str, str]) -> DeviceState | None:
+        state = self.devices.get(key)
+        if state is None and time.monotonic() - self.missing.get(key, -1e9) > 10:
+            # A device registered since the last reload: look again, at most every 10 s.
+            self.missing[key] = time.monotonic()
+            if time.monotonic() - self.last_reload > 1:
+                self.reload()
+                state = self.devices.get(key)
+        return state
+
+    # --- the stream ---------------------------------------------------------------------
+
+    def process(self, messages: Iterable[Message]) -> BatchResult:
+        """Store the readings of a batch and raise what they call for, in one transaction."""
+        result = BatchResult()
+        rows: list[tuple[int, dt.datetime, int, float]] = []
+        findings: list[tuple[int, int | None, dt.datetime, rules.Finding]] = []
+        rejections: list[tuple[str, int | None, Rejected, bytes, dt.datetime]] = []
+        for message in messages:
+            key = self._key(message.topic)
+            if key is None:
+                result.ignored += 1
+                continue
+            device = self._device(key)
+            try:
+                if device is None:
+                    raise Rejected("unknown_device", message.topic)
+                at, values = self._parse(key[0], message, device)
+                self._admit(device, at)
+            except Rejected as rejected:
+                rejections.append((message.topic, device.id if device else None, rejected,
+                                   message.payload, message.received_at))
+                continue
+            for metric, value in values:
+                rows.append((device.id, at, metric, value))
+                self._observe(device, at, metric, value, findings)
+        with transaction.atomic():
+            result.stored = self._store(rows)
+            if rejections:
+                services.count_rejections(rejections)
+            if findings:
+                result.alerts = services.raise_alerts(findings, self.clock())
+        result.rejected = len(rejections)
+        if time.monotonic() - self.last_snapshot >= self.snapshot_seconds:
+            self.flush()
+        return result
+
+    @staticmethod
+    def _key(topic: str) -> tuple[str, str] | None:
+        if topic.startswith(ENTRAIDE_PREFIX):
+            return "e", topic[len(ENTRAIDE_PREFIX):]
+        if topic.startswith(Z2M_PREFIX):
+            name = topic[len(Z2M_PREFIX):]
+            if name.startswith("bridge/") or name.endswith(Z2M_IGNORED_SUFFIXES):
+                return None
+            return "z", name
+        return None
+
+    @staticmethod
+    def _parse(source: str, message: Message, device: DeviceState
+               ) -> tuple[dt.datetime, list[tuple[int, float]]]:
+        data = payloads.decode(message.payload)
+        if source == "e":
+            return payloads.parse_entraide(data, message.received_at)
+        at, values = payloads.parse_zigbee2mqtt(data, device.kind, message.received_at)
+        if "last_seen" in data:  # Zigbee2MQTT's own time stamp, when the bridge adds it
+            at = payloads.zigbee2mqtt_time(data["last_seen"], message.received_at)
+        return at, values
+
+    def _admit(self, device: DeviceState, at: dt.datetime) -> None:
+        """A token bucket per device, on the readings' own clock: a replayed backlog of
+        readings spread over hours is not a flood, a burst of readings in one second is."""
+        now = at.timestamp()
+        if now > device.clock:
+            device.tokens = min(self.flood_burst,
+                                device.tokens + (now - device.clock) * self.flood_rate)
+            device.clock = now
+        if device.tokens < 1:
+            raise Rejected("flood", f"more than {self.flood_burst:g} messages in a burst")
+        device.tokens -= 1
+
+    def _observe(self, device: DeviceState, at: dt.datetime, metric: int, value: float,
+                 findings: list[tuple[int, int | None, dt.datetime, rules.Finding]]) -> None:
+        if device.last_seen is None or at > device.last_seen:
+            device.last_seen = at
+        if metric == Metric.BATTERY:
+            device.battery = value
+        elif metric == Metric.LINK_QUALITY:
+            device.link_quality = value
+        else:
+            device.values[Metric(metric).name.lower()] = value
+        device.dirty = True
+        home = self.homes.get(device.installation_id)
+        if home is None:
+            return
+        if metric == Metric.MOTION and value and (home.last_motion is None
+                                                  or at > home.last_motion):
+            home.last_motion, home.dirty = at, True
+        elif metric == Metric.CONTACT and (home.last_door is None or at > home.last_door):
+            home.last_door, home.dirty = at, True
+        if metric == Metric.TEMPERATURE:
+            since, finding = rules.temperature(value, at, home.climate_out_since, home.limits)
+            if since != home.climate_out_since:
+                home.climate_out_since, home.dirty = since, True
+        else:
+            finding = rules.on_value(metric, value, at, home.limits)
+        if finding is not None:
+            findings.append((device.installation_id, device.id, at, finding))
+
+    def _store(self, rows: list[tuple[int, dt.datetime, int, float]]) -> int:
+        if not rows:
+            return 0
+        table = connection.ops.quote_name(Reading._meta.db_table)
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} (device_id, at, metric, value) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(d, adapt(at), m, v) for d, at, m, v in rows])
+        return len(rows)
+
+    # --- what is kept between batches ---------------------------------------------------
+
+    def flush(self) -> None:
+        """Write devices' last values and homes' last movements (kept in memory between)."""
+        devices = [s for s in {id(s): s for s in self.devices.values()}.values() if s.dirty]
+        homes = [h for h in self.homes.values() if h.dirty]
+        with transaction.atomic():
+            Device.objects.bulk_update(
+                [Device(pk=s.id, last_seen_at=s.last_seen,
+                        battery=None if s.battery is None else round(s.battery),
+                        link_quality=None if s.link_quality is None else round(s.link_quality),
+                        state=s.values) for s in devices],
+                ["last_seen_at", "battery", "link_quality", "state"], batch_size=500)
+            Installation.objects.bulk_update(
+                [Installation(pk=h.id, last_motion_at=h.last_motion, last_door_at=h.last_door,
+                              climate_out_since=h.climate_out_since) for h in homes],
+                ["last_motion_at", "last_door_at", "climate_out_since"], batch_size=500)
+        for state in devices:
+            state.dirty = False
+        for home in homes:
+            home.dirty = False
+        self.last_snapshot = time.monotonic()
+
+    # --- time passing -------------------------------------------------------------------
+
+    def tick(self, now: dt.datetime | None = None) -> int:
+        """Raise alerts for silences (no movement, devices not reporting) and escalate
+        unacknowledged alerts; returns the number of alerts raised."""
+        now = now or self.clock()
+        findings: list[tuple[int, int | None, dt.datetime, rules.Finding]] = []
+        for home in self.homes.values():
+            finding = rules.stillness(home.last_motion, home.last_door, now, home.profile,
+                                      home.limits)
+            if finding is not None and home.alerted_stillness != home.last_motion:
+                home.alerted_stillness = home.last_motion
+                findings.append((home.id, None, now, finding))
+        silent: dict[int, DeviceState] = {}
+        for state in self.devices.values():
+            home = self.homes.get(state.installation_id)
+            if home is not None and state.id not in silent and rules.silence(
+                    state.last_seen, now, state.code, home.limits):
+                silent[state.id] = state
+        by_home: dict[int, list[DeviceState]] = defaultdict(list)
+        for state in silent.values():
+            by_home[state.installation_id].append(state)
+        for home_id, states in by_home.items():
+            oldest = min(states, key=lambda s: s.last_seen or now)
+            finding = rules.silence(oldest.last_seen, now, ", ".join(
+                sorted(s.code for s in states)), self.homes[home_id].limits)
+            if finding is not None:
+                findings.append((home_id, oldest.id, now, finding))
+        with transaction.atomic():
+            raised = services.raise_alerts(findings, now, repeat=False) if findings else 0
+            services.escalate_due(now)
+        services.send_pending_notifications()
+        return raised

@@ -1,0 +1,35 @@
+"""A home in territory A with one device of each kind and three contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from entraide.telecare import notify, services
+from entraide.telecare.models import Installation
+
+DEVICES = [("motion", "motion", "salon_mouvement"), ("door", "door", "porte_entree"),
+           ("climate", "climate", "salon_temperature"), ("smoke", "smoke", "cuisine_fumee"),
+           ("gas", "gas", None), ("water", "water", None), ("panic", "panic", "pendentif")]
+CONTACTS = [("Claire Lefèvre", "family", "0601020304", "capture://claire@family"),
+            ("M. Petit", "neighbour", "0605060708", "capture://petit@neighbour"),
+            ("Urgences", "emergency", "15", "")]
+
+
+def make_home(world: Any, code: str = "maison-a", **thresholds: Any) -> Installation:
+    return services.create_installation(world.household_a, world.person_a, code=code,
+                                        devices=DEVICES, contacts=CONTACTS, **thresholds)
+
+
+@pytest.fixture
+def home(world: Any) -> Installation:
+    return make_home(world)
+
+
+@pytest.fixture(autouse=True)
+def captured() -> list[dict[str, str]]:
+    """Messages sent to capture:// Apprise URLs during the test."""
+    notify.CAPTURED.clear()
+    yield notify.CAPTURED
+    notify.CAPTURED.clear()
