@@ -99,10 +99,12 @@ def _mount() -> None:
     from entraide.cases.api import router as cases_router
     from entraide.people.api import router as people_router
     from entraide.secrecy.api import router as secrecy_router
+    from entraide.telecare.api import router as telecare_router
 
     api.add_router("/", people_router)
     api.add_router("/", cases_router)
     api.add_router("/", secrecy_router)
+    api.add_router("/", telecare_router)
 
 
 _mount()

@@ -18,8 +18,12 @@ CONTACTS = [("Claire Lefèvre", "family", "0601020304", "capture://claire@family
 
 
 def make_home(world: Any, code: str = "maison-a", **thresholds: Any) -> Installation:
+    """A home; Zigbee2MQTT names are unique, so those of other homes than the first are
+    prefixed with their code."""
+    devices = [(c, kind, name if name is None or code == "maison-a" else f"{code}_{name}")
+               for c, kind, name in DEVICES]
     return services.create_installation(world.household_a, world.person_a, code=code,
-                                        devices=DEVICES, contacts=CONTACTS, **thresholds)
+                                        devices=devices, contacts=CONTACTS, **thresholds)
 
 
 @pytest.fixture

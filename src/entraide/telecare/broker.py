@@ -27,7 +27,6 @@ class LocalAuth(BaseAuthPlugin):
 def config(port: int, host: str = "127.0.0.1") -> dict[str, Any]:
     return {"listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}",
                                       "max_connections": 1000}},
-            "sys_interval": 0,
             "plugins": {f"{__name__}.LocalAuth": {}}}
 
 

@@ -74,6 +74,7 @@ class BatchResult:
     rejected: int = 0
     ignored: int = 0
     alerts: int = 0
+    refused: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def thresholds(installation: Installation) -> rules.Thresholds:
@@ -89,8 +90,10 @@ def thresholds(installation: Installation) -> rules.Thresholds:
 class Engine:
     """Turns messages into stored readings and alerts; `tick` watches the silences."""
 
-    def __init__(self, clock: Callable[[], dt.datetime] = timezone.now):
+    def __init__(self, clock: Callable[[], dt.datetime] = timezone.now,
+                 installation_id: int | None = None):
         self.clock = clock
+        self.only = {} if installation_id is None else {"pk": installation_id}
         self.flood_rate = float(settings.ENTRAIDE_TELECARE_FLOOD_RATE)
         self.flood_burst = float(settings.ENTRAIDE_TELECARE_FLOOD_BURST)
         self.snapshot_seconds = float(settings.ENTRAIDE_TELECARE_SNAPSHOT_SECONDS)
@@ -105,7 +108,7 @@ class Engine:
 
     def reload(self) -> None:
         """Read devices and thresholds again, keeping what was learnt from the stream."""
-        for installation in Installation.objects.filter(active=True):
+        for installation in Installation.objects.filter(active=True, **self.only):
             home = self.homes.get(installation.pk)
             if home is None:
                 self.homes[installation.pk] = HomeState(
@@ -117,7 +120,8 @@ class Engine:
                 home.profile = list(installation.profile)
         known = {state.id: state for state in self.devices.values()}
         devices: dict[tuple[str, str], DeviceState] = {}
-        for row in Device.objects.filter(installation__active=True).values(
+        only = {f"installation__{k}": v for k, v in self.only.items()}
+        for row in Device.objects.filter(installation__active=True, **only).values(
                 "id", "installation_id", "installation__code", "code", "kind",
                 "friendly_name", "last_seen_at", "battery"):
             state = known.get(row["id"]) or DeviceState(
@@ -149,7 +153,7 @@ class Engine:
         rows: list[tuple[int, dt.datetime, int, float]] = []
         findings: list[tuple[int, int | None, dt.datetime, rules.Finding]] = []
         rejections: list[tuple[str, int | None, Rejected, bytes, dt.datetime]] = []
-        for message in messages:
+        for index, message in enumerate(messages):
             key = self._key(message.topic)
             if key is None:
                 result.ignored += 1
@@ -163,6 +167,7 @@ class Engine:
             except Rejected as rejected:
                 rejections.append((message.topic, device.id if device else None, rejected,
                                    message.payload, message.received_at))
+                result.refused.append((index, rejected.code, rejected.detail))
                 continue
             for metric, value in values:
                 rows.append((device.id, at, metric, value))
