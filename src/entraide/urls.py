@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("entraide.people.urls")),
     path("", include("entraide.secrecy.urls")),
     path("", include("entraide.org.urls")),
+    path("", include("entraide.telecare.urls")),
 ]

@@ -127,7 +127,7 @@ LANDINGS = {
     "worker.b": ("/caseload/", "cases/caseload.html"),
     "lead": ("/caseload/", "cases/caseload.html"),
     "manager": ("/overview/", "cases/overview.html"),
-    "operator": ("/monitoring/", "cases/monitoring.html"),
+    "operator": ("/telecare/", "telecare/console.html"),
     "dpo": ("/audit/", "secrecy/audit.html"),
     "admin": ("/admin/", "admin/index.html"),
 }

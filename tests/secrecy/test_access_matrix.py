@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from entraide.api import api
 from entraide.cases import services as cases
 from entraide.org.models import ApiToken
+from entraide.telecare import services as telecare
+from entraide.telecare.engine import Engine, Message
 
 from ..factories import PersonFactory
 
@@ -26,6 +29,8 @@ ROLES = ("reception", "worker", "lead", "manager", "operator", "dpo", "admin")
 # Expected access as {role: (own territory, other territory)}; roles not listed are refused.
 PUBLIC = {r: (True, True) for r in ROLES}
 FILE = {"worker": (True, False), "lead": (True, False)}
+# A telecare home: operators watch every home, the household's own workers follow theirs.
+HOME = {**FILE, "operator": (True, True)}
 IDENTITY = {"reception": (True, False), "worker": (True, False), "lead": (True, False)}
 
 
@@ -58,6 +63,14 @@ def _targets(world: Any) -> Targets:
         t.objects[("goal", own)] = goal
         t.objects[("action", own)] = cases.add_action(actor, goal.pk, "Dossier FSL", None, None)
         t.objects[("referral", own)] = cases.add_referral(actor, case_file.pk, "CCAS", "Aide")
+        t.objects[("installation", own)] = telecare.create_installation(
+            case_file.household, t("person", own), code=f"home-{'a' if own else 'b'}",
+            devices=[("smoke", "smoke", None)])
+    now = timezone.now()
+    Engine().process([Message(f"entraide/home-{side}/smoke", b'{"smoke": true}', now)
+                      for side in "ab"])
+    for own in (True, False):
+        t.objects[("alert", own)] = t("installation", own).alerts.get()
     return t
 
 
@@ -133,6 +146,16 @@ WEB: dict[str, Row] = {
     "people:merge": Row("POST", _const("/persons/merge/"), IDENTITY,
                         lambda t, own: {"keep": t("person", own).pk,
                                         "duplicate": t("twin", own).pk}),
+    "telecare:console": Row("GET", _const("/telecare/"), roles("operator")),
+    "telecare:stream": Row("GET", _const("/telecare/stream/?once=1"), roles("operator")),
+    "telecare:alert": Row("GET", _obj("telecare/alerts", "alert"), HOME),
+    "telecare:acknowledge": Row("POST", _obj("telecare/alerts", "alert", "acknowledge/"),
+                                roles("operator")),
+    "telecare:dispatch": Row("POST", _obj("telecare/alerts", "alert", "dispatch/"),
+                             roles("operator"), lambda t, own: {"to": "M. Petit, voisin"}),
+    "telecare:resolve": Row("POST", _obj("telecare/alerts", "alert", "resolve/"),
+                            roles("operator"), lambda t, own: {"outcome": "false_alarm"}),
+    "telecare:installation": Row("GET", _obj("telecare/installations", "installation"), HOME),
     "secrecy:audit": Row("GET", _const("/audit/"), roles("dpo")),
     "secrecy:persons": Row("GET", _const("/dpo/persons/?q=Lefevre"), roles("dpo")),
     "secrecy:person_export": Row("GET", _obj("dpo/persons", "person", "export/"), roles("dpo")),
@@ -229,6 +252,17 @@ API: dict[str, Row] = {
     "GET /api/v1/audit": Row("GET", _const("/api/v1/audit"), roles("dpo")),
     "GET /api/v1/persons/{person_id}/export": Row(
         "GET", _api(lambda t, o: f"/persons/{t('person', o).pk}/export"), roles("dpo")),
+    "POST /api/v1/telecare/readings": Row(  # gateways only: agents' tokens are refused
+        "POST", _const("/api/v1/telecare/readings"), {},
+        lambda t, own: {"readings": [{"device": "smoke", "smoke": True}]}),
+    "GET /api/v1/telecare/alerts": Row("GET", _const("/api/v1/telecare/alerts"),
+                                       roles("operator")),
+    "POST /api/v1/telecare/alerts/{alert_id}/acknowledge": Row(
+        "POST", _api(lambda t, o: f"/telecare/alerts/{t('alert', o).pk}/acknowledge"),
+        roles("operator")),
+    "POST /api/v1/telecare/alerts/{alert_id}/resolve": Row(
+        "POST", _api(lambda t, o: f"/telecare/alerts/{t('alert', o).pk}/resolve"),
+        roles("operator"), lambda t, own: {"outcome": "false_alarm"}),
     "POST /api/v1/persons/{person_id}/erasure": Row(
         "POST", _api(lambda t, o: f"/persons/{t('person', o).pk}/erasure"), roles("dpo"),
         lambda t, own: {"reason": "Demande écrite"}),

@@ -9,6 +9,8 @@ import pytest
 from entraide.telecare import notify, services
 from entraide.telecare.models import Installation
 
+from .brokers import bridges, broker_url, embedded_broker  # noqa: F401  (fixtures)
+
 DEVICES = [("motion", "motion", "salon_mouvement"), ("door", "door", "porte_entree"),
            ("climate", "climate", "salon_temperature"), ("smoke", "smoke", "cuisine_fumee"),
            ("gas", "gas", None), ("water", "water", None), ("panic", "panic", "pendentif")]

@@ -12,7 +12,7 @@ from django.db.models import Sum
 from entraide.telecare import services
 from entraide.telecare.models import Alert, Device, Reading, Rejection
 
-from .brokers import bridges, broker_url, embedded_broker, publish  # noqa: F401
+from .brokers import publish
 from .conftest import make_home
 
 pytestmark = pytest.mark.django_db

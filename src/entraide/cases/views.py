@@ -341,6 +341,6 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def monitoring(request: HttpRequest) -> HttpResponse:
-    """The operator's place; the telecare console is not built yet (issue 4)."""
+    """The operator's place: the telecare console."""
     policy.guard_role(_actor(request), request.user.role == "operator", "monitoring")  # type: ignore[union-attr]
-    return render(request, "cases/monitoring.html")
+    return redirect("telecare:console")

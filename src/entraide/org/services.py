@@ -21,7 +21,7 @@ def landing_url(user: User) -> str:
         Role.SOCIAL_WORKER: "/caseload/",
         Role.TEAM_LEAD: "/caseload/",
         Role.MANAGER: "/overview/",
-        Role.OPERATOR: "/monitoring/",
+        Role.OPERATOR: "/telecare/",
         Role.DPO: "/audit/",
         Role.ADMINISTRATOR: "/admin/",
     }

@@ -14,99 +14,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from django.db import close_old_connections
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from . import services
 from .engine import BatchResult, Engine, Message
+from .mqtt import client, connected
+
+__all__ = ["TOPICS", "Bridge", "client", "connected"]
 
 log = logging.getLogger(__name__)
 
 TOPICS = ("entraide/+/+", "zigbee2mqtt/#")
-
-
-RECEIVE_MAXIMUM = 5000
-SESSION_EXPIRY = 7 * 24 * 3600
-
-
-def client(url: str, client_id: str, *, persistent: bool = True, manual_ack: bool = False,
-           version: int | None = None) -> mqtt.Client:
-    """A paho client for an mqtt:// or mqtts:// URL (user and password in the URL).
-
-    MQTT 5 lets the bridge tell the broker how many unacknowledged messages it may hold
-    (Mosquitto's default for 3.1.1 clients is 20, which would cap each batch at 20);
-    brokers without 5, like the embedded amqtt, are spoken to in 3.1.1 (`version=4`).
-    """
-    if version is None:
-        version = protocol_of(url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, not {url!r}")
-    properties = None
-    if version == 5:
-        paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                           protocol=mqtt.MQTTv5, manual_ack=manual_ack)
-        properties = Properties(PacketTypes.CONNECT)
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        if persistent:
-            properties.SessionExpiryInterval = SESSION_EXPIRY
-    else:
-        paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                           protocol=mqtt.MQTTv311, clean_session=not persistent,
-                           manual_ack=manual_ack)
-    # A user name also tells the embedded broker to queue this client's messages.
-    paho.username_pw_set(unquote(parts.username or client_id),
-                         unquote(parts.password) if parts.password else None)
-    if parts.scheme == "mqtts":
-        paho.tls_set()
-    paho.reconnect_delay_set(1, 30)
-    paho.connect_async(parts.hostname or "127.0.0.1",
-                       parts.port or (8883 if parts.scheme == "mqtts" else 1883), keepalive=30,
-                       clean_start=not persistent if version == 5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                       properties=properties)
-    return paho
-
-
-_versions: dict[str, int] = {}
-
-
-def protocol_of(url: str) -> int:
-    """5 if the broker speaks MQTT 5, else 4 (3.1.1); asked once per URL."""
-    if url not in _versions:
-        _versions[url] = 5 if speaks(url, 5) else 4
-    return _versions[url]
-
-
-def speaks(url: str, version: int, timeout: float = 10) -> bool | None:
-    """Whether the broker accepts this MQTT version (None: it does not answer)."""
-    answer: list[bool] = []
-    probe = client(url, f"entraide-probe-{time.monotonic_ns()}", persistent=False,
-                   version=version)
-    probe.on_connect = lambda c, u, f, code, p: answer.append(not code.is_failure)
-    probe.loop_start()
-    deadline = time.monotonic() + timeout
-    while not answer and time.monotonic() < deadline:
-        time.sleep(0.01)
-    probe.disconnect()
-    probe.loop_stop()
-    return answer[0] if answer else None
-
-
-def connected(paho: mqtt.Client, timeout: float = 15) -> mqtt.Client:
-    """Start the client's network loop and wait until the broker has accepted it."""
-    paho.loop_start()
-    deadline = time.monotonic() + timeout
-    while not paho.is_connected():
-        if time.monotonic() > deadline:
-            paho.loop_stop()
-            raise RuntimeError("no MQTT broker answers")
-        time.sleep(0.01)
-    return paho
 
 
 class Bridge:
@@ -141,7 +61,7 @@ class Bridge:
             log.warning("bridge lost the broker; reconnecting")
 
     def _on_message(self, paho: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.queue.append(Message(msg.topic, msg.payload, dt.datetime.now(dt.UTC),
+        self.queue.append(Message(msg.topic, bytes(msg.payload), dt.datetime.now(dt.UTC),
                                   (msg.mid, msg.qos)))
         self.arrived.set()
 

@@ -249,7 +249,7 @@ class Engine:
         if not rows:
             return 0
         table = connection.ops.quote_name(Reading._meta.db_table)
-        adapt = connection.ops.adapt_datetimefield_value
+        adapt = _adapter()
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {table} (device_id, at, metric, value) "  # noqa: S608
@@ -263,19 +263,22 @@ class Engine:
         """Write devices' last values and homes' last movements (kept in memory between)."""
         devices = [s for s in {id(s): s for s in self.devices.values()}.values() if s.dirty]
         homes = [h for h in self.homes.values() if h.dirty]
-        with transaction.atomic():
-            Device.objects.bulk_update(
-                [Device(pk=s.id, last_seen_at=s.last_seen,
-                        battery=None if s.battery is None else round(s.battery),
-                        link_quality=None if s.link_quality is None else round(s.link_quality),
-                        state=s.values) for s in devices],
-                ["last_seen_at", "battery", "link_quality", "state"], batch_size=500)
-            Installation.objects.bulk_update(
-                [Installation(pk=h.id, last_motion_at=h.last_motion, last_door_at=h.last_door,
-                              climate_out_since=h.climate_out_since) for h in homes],
-                ["last_motion_at", "last_door_at", "climate_out_since"], batch_size=500)
-        for state in devices:
-            state.dirty = False
+        at, state = _adapter(), Device._meta.get_field("state")
+        with transaction.atomic(), connection.cursor() as cursor:
+            if devices:
+                cursor.executemany(
+                    "UPDATE telecare_device SET last_seen_at = %s, battery = %s, "
+                    "link_quality = %s, state = %s WHERE id = %s",
+                    [(at(s.last_seen), _whole(s.battery), _whole(s.link_quality),
+                      state.get_db_prep_save(s.values, connection), s.id) for s in devices])
+            if homes:
+                cursor.executemany(
+                    "UPDATE telecare_installation SET last_motion_at = %s, last_door_at = %s, "
+                    "climate_out_since = %s WHERE id = %s",
+                    [(at(h.last_motion), at(h.last_door), at(h.climate_out_since), h.id)
+                     for h in homes])
+        for device in devices:
+            device.dirty = False
         for home in homes:
             home.dirty = False
         self.last_snapshot = time.monotonic()
@@ -295,9 +298,9 @@ class Engine:
                 findings.append((home.id, None, now, finding))
         silent: dict[int, DeviceState] = {}
         for state in self.devices.values():
-            home = self.homes.get(state.installation_id)
-            if home is not None and state.id not in silent and rules.silence(
-                    state.last_seen, now, state.code, home.limits):
+            owner = self.homes.get(state.installation_id)
+            if owner is not None and state.id not in silent and rules.silence(
+                    state.last_seen, now, state.code, owner.limits):
                 silent[state.id] = state
         by_home: dict[int, list[DeviceState]] = defaultdict(list)
         for state in silent.values():
@@ -313,3 +316,15 @@ class Engine:
             services.escalate_due(now)
         services.send_pending_notifications()
         return raised
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _adapter() -> Callable[[dt.datetime | None], Any]:
+    """Aware datetimes as the database driver takes them, fast (SQLite: naive UTC text,
+    as Django stores them)."""
+    if connection.vendor != "sqlite":
+        return lambda at: at
+    return lambda at: None if at is None else str(at.astimezone(dt.UTC).replace(tzinfo=None))

@@ -42,7 +42,7 @@ class Thresholds:
     battery_low: int
 
 
-IMMEDIATE = {
+IMMEDIATE: dict[int, tuple[str, int]] = {
     Metric.SMOKE: (AlertCause.SMOKE, Severity.CRITICAL),
     Metric.GAS: (AlertCause.GAS, Severity.CRITICAL),
     Metric.PANIC: (AlertCause.PANIC, Severity.CRITICAL),

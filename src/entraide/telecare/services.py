@@ -49,8 +49,8 @@ def raise_alerts(findings: Iterable[Finding], now: dt.datetime, repeat: bool = T
     """Open an alert per new (installation, cause); a finding whose cause is already open
     is attached to it as a repeat. Returns how many alerts were opened."""
     grouped: dict[tuple[int, str], list[Finding]] = {}
-    for finding in findings:
-        grouped.setdefault((finding[0], finding[3].cause), []).append(finding)
+    for found in findings:
+        grouped.setdefault((found[0], found[3].cause), []).append(found)
     opened = 0
     for (installation_id, cause), group in grouped.items():
         _, device_id, at, finding = group[0]
@@ -289,7 +289,7 @@ def resolve(actor: Actor, alert_id: int, outcome: str, note: str = "") -> Alert:
 
     return _step(actor, alert_id, "resolved", {AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED,
                                                AlertStatus.DISPATCHED}, apply,
-                 f"{outcome} {note}")
+                 f"{Outcome(outcome).label} {note}".strip())
 
 
 def rejections(actor: Actor, limit: int = 50) -> list[Rejection]:

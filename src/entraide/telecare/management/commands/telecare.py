@@ -36,8 +36,9 @@ class Command(BaseCommand):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         getattr(self, f"_{options['action']}")(options)
 
-    def _until_signalled(self) -> threading.Event:
-        stop = threading.Event()
+    def _until_signalled(self, stop: threading.Event | None = None) -> threading.Event:
+        """An event set by Ctrl-C or SIGTERM."""
+        stop = stop or threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         return stop
@@ -55,9 +56,7 @@ class Command(BaseCommand):
         except RuntimeError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Bridge listening on {options['mqtt_url']}")
-        stop = self._until_signalled()
-        threading.Thread(target=lambda: (stop.wait(), bridge.stopping.set()),
-                         daemon=True).start()
+        self._until_signalled(bridge.stopping)
         bridge.run()
         bridge.stop()
 
