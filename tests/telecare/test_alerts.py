@@ -8,6 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from entraide.cases import services as cases
 from entraide.secrecy.policy import Denied
@@ -153,3 +155,25 @@ def test_an_operator_with_a_territory_sees_only_its_homes(world: Any, home: Any)
     assert services.console_alerts(world.actor("operator")) == []
     with pytest.raises(Denied):
         services.acknowledge(world.actor("operator"), Alert.objects.get().pk)
+
+
+@given(payload=st.one_of(st.binary(max_size=300), st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["ts", "motion", "temperature", "battery", "smoke", "x"]), inner,
+        max_size=4), max_leaves=12).map(lambda v: json.dumps(v).encode())))
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_payload_stops_the_engine(home: Any, payload: bytes) -> None:
+    result = Engine().process([Message("entraide/maison-a/climate", payload,
+                                       dt.datetime.now(dt.UTC))])
+    assert result.stored + result.rejected >= 1
+
+
+def test_deeply_nested_json_is_refused_not_fatal(home: Any) -> None:
+    deep = b"[" * 8000 + b"]" * 8000  # valid JSON, under 16 KB, deeper than Python recurses
+    result = Engine().process([Message("entraide/maison-a/climate", deep,
+                                       dt.datetime.now(dt.UTC)),
+                               Message("zigbee2mqtt/salon_temperature", b'{"temperature": 20}',
+                                       dt.datetime.now(dt.UTC))])
+    assert (result.rejected, result.stored) == (1, 1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -137,3 +139,26 @@ def test_malformed_messages_are_refused_counted_and_the_bridge_goes_on(
     assert Reading.objects.filter(device=climate).count() == 2  # the good one, two values
     unknown = Rejection.objects.get(source="zigbee2mqtt/unknown_sensor")
     assert unknown.device is None and "occupancy" in unknown.sample
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_running_bridge_notifies_and_escalates_by_itself(
+        world: Any, bridges: Any, captured: list[dict[str, str]]) -> None:
+    from entraide.telecare.models import NotificationChannel
+
+    NotificationChannel.objects.create(organisation=world.territory_a.organisation,
+                                       label="Centre", url="capture://centre@monitoring")
+    make_home(world, escalation_seconds=1)
+    bridge = bridges(tick_seconds=0.2)
+    runner = threading.Thread(target=bridge.run)
+    runner.start()
+    try:
+        publish(bridges.url, [("zigbee2mqtt/pendentif", {"action": "sos"})])
+        deadline = time.monotonic() + 30
+        while len(captured) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        bridge.stopping.set()
+        runner.join(30)
+    assert [c["to"] for c in captured[:2]] == ["centre@monitoring", "claire@family"]
+    assert Alert.objects.get().escalation_level >= 1

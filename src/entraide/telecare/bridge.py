@@ -44,6 +44,7 @@ class Bridge:
         self.stopping = threading.Event()
         self.totals = BatchResult()
         self.mqtt: mqtt.Client | None = None
+        self.outbox = threading.Event()
 
     def _on_connect(self, paho: mqtt.Client, userdata: Any, flags: Any, code: Any,
                     properties: Any) -> None:
@@ -117,15 +118,33 @@ class Bridge:
             self.step()
         return True
 
+    def _send_notifications(self) -> None:
+        """Send notifications from a thread of their own: a slow SMS gateway must not hold
+        up the stream."""
+        while not self.stopping.is_set():
+            self.outbox.wait(5)
+            self.outbox.clear()
+            try:
+                services.send_pending_notifications()
+            except Exception:
+                log.exception("sending notifications failed; will try again")
+            finally:
+                close_old_connections()
+
     def run(self) -> None:
         """The long-running loop of `entraide telecare bridge`."""
+        threading.Thread(target=self._send_notifications, name="notifications",
+                         daemon=True).start()
         last_tick = last_report = 0.0
         while not self.stopping.is_set():
-            self.step()
+            result = self.step()
+            if result is not None and result.alerts:
+                self.outbox.set()
             now = time.monotonic()
             if now - last_tick >= self.tick_seconds:
                 try:
-                    self.engine.tick()
+                    self.engine.tick(send=False)
+                    self.outbox.set()
                     for installation_id in services.stale_profiles(self.engine.clock(), 5):
                         services.learn_profile(installation_id, self.engine.clock())
                 except Exception:

@@ -164,7 +164,11 @@ class Engine:
                     raise Rejected("unknown_device", message.topic)
                 at, values = self._parse(key[0], message, device)
                 self._admit(device, at)
-            except Rejected as rejected:
+            except Exception as error:  # whatever a message holds, the stream goes on
+                rejected = error if isinstance(error, Rejected) else Rejected(
+                    "unreadable", f"{type(error).__name__}: {error}")
+                if not isinstance(error, Rejected):
+                    log.exception("unexpected error reading a message on %s", message.topic)
                 rejections.append((message.topic, device.id if device else None, rejected,
                                    message.payload, message.received_at))
                 result.refused.append((index, rejected.code, rejected.detail))
@@ -285,9 +289,10 @@ class Engine:
 
     # --- time passing -------------------------------------------------------------------
 
-    def tick(self, now: dt.datetime | None = None) -> int:
+    def tick(self, now: dt.datetime | None = None, send: bool = True) -> int:
         """Raise alerts for silences (no movement, devices not reporting) and escalate
-        unacknowledged alerts; returns the number of alerts raised."""
+        unacknowledged alerts; returns the number of alerts raised. With `send`, the
+        notifications this creates are sent before returning."""
         now = now or self.clock()
         findings: list[tuple[int, int | None, dt.datetime, rules.Finding]] = []
         for home in self.homes.values():
@@ -314,7 +319,8 @@ class Engine:
         with transaction.atomic():
             raised = services.raise_alerts(findings, now, repeat=False) if findings else 0
             services.escalate_due(now)
-        services.send_pending_notifications()
+        if send:
+            services.send_pending_notifications()
         return raised
 
 

@@ -31,6 +31,7 @@ REASONS = {
     "bad_time": _("Time stamp unreadable, too old or in the future"),
     "empty": _("No measurement in the message"),
     "flood": _("Too many messages from this device"),
+    "unreadable": _("Message the bridge could not read"),
 }
 
 
@@ -80,8 +81,8 @@ def decode(payload: bytes) -> dict[str, Any]:
         raise Rejected("too_large", f"{len(payload)} bytes")
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Rejected("not_json", str(error)) from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise Rejected("not_json", str(error) or type(error).__name__) from None
     if not isinstance(data, dict):
         raise Rejected("not_object", type(data).__name__)
     return data
