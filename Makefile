@@ -26,8 +26,7 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/entraide migrate --no-input -v 0
 	$(BIN)/entraide seed --households $(HOUSEHOLDS) --seed 42
-	@echo "Entraide is starting on http://$(HOST)/  (Ctrl-C to stop)"
-	$(BIN)/entraide runserver $(HOST) --noreload --insecure
+	$(BIN)/entraide demo_stack --host $(HOST)
 
 # Browser tests drive Debian's Chromium; install it when the machine lacks it.
 chromium:

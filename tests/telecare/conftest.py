@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from entraide.telecare import notify, services
 from entraide.telecare.models import Installation
@@ -31,6 +33,13 @@ def make_home(world: Any, code: str = "maison-a", **thresholds: Any) -> Installa
 @pytest.fixture
 def home(world: Any) -> Installation:
     return make_home(world)
+
+
+@pytest.fixture(autouse=True)
+def in_english() -> Iterator[None]:
+    """Alert reasons are written in the active language; these tests read them in English."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

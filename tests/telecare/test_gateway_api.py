@@ -62,7 +62,8 @@ def test_agent_tokens_and_garbage_are_refused(world: Any, home: Any) -> None:
 def test_operators_list_acknowledge_and_resolve_alerts_over_the_api(world: Any,
                                                                      home: Any) -> None:
     post(Gateway.issue(home), {"readings": [{"device": "panic", "panic": True}]})
-    headers = {"Authorization": f"Bearer {ApiToken.issue(world.users['operator'])}"}
+    headers = {"Authorization": f"Bearer {ApiToken.issue(world.users['operator'])}",
+               "Accept-Language": "en"}
     client = Client()
     listed = client.get("/api/v1/telecare/alerts", headers=headers).json()
     assert [(a["cause"], a["installation"]) for a in listed] == [("panic", "maison-a")]

@@ -141,12 +141,17 @@ class Bridge:
             if result is not None and result.alerts:
                 self.outbox.set()
             now = time.monotonic()
-            if now - last_tick >= self.tick_seconds:
+            # Silences are judged only once caught up: during a backlog (after an outage,
+            # or a gateway's history arriving) the newest readings are still in the queue.
+            if now - last_tick >= self.tick_seconds and len(self.queue) < self.batch_size:
                 try:
                     self.engine.tick(send=False)
                     self.outbox.set()
                     for installation_id in services.stale_profiles(self.engine.clock(), 5):
-                        services.learn_profile(installation_id, self.engine.clock())
+                        self.engine.learnt(installation_id, services.learn_profile(
+                            installation_id, self.engine.clock()))
+                    if now - self.engine.last_reload > 300:  # thresholds edited in the admin
+                        self.engine.reload()
                 except Exception:
                     log.exception("periodic checks failed; will try again")
                     close_old_connections()

@@ -63,6 +63,15 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         if self.broker is not None and self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(self.broker.shutdown(), self.loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+    async def _shutdown(self) -> None:
+        assert self.broker is not None
+        await self.broker.shutdown()
+        # The clients' handlers outlive the broker's shutdown: end them before the loop.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

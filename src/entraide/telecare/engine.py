@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import payloads, rules, services
@@ -108,7 +109,15 @@ class Engine:
 
     def reload(self) -> None:
         """Read devices and thresholds again, keeping what was learnt from the stream."""
-        for installation in Installation.objects.filter(active=True, **self.only):
+        only = {f"installation__{k}": v for k, v in self.only.items()}
+        self._load_homes(Installation.objects.filter(active=True, **self.only))
+        self.devices = {}
+        self._load_devices(Device.objects.filter(installation__active=True, **only))
+        self.missing.clear()
+        self.last_reload = time.monotonic()
+
+    def _load_homes(self, installations: QuerySet[Installation]) -> None:
+        for installation in installations:
             home = self.homes.get(installation.pk)
             if home is None:
                 self.homes[installation.pk] = HomeState(
@@ -118,31 +127,37 @@ class Engine:
             else:
                 home.limits = thresholds(installation)
                 home.profile = list(installation.profile)
+
+    def _load_devices(self, devices: QuerySet[Device]) -> None:
         known = {state.id: state for state in self.devices.values()}
-        devices: dict[tuple[str, str], DeviceState] = {}
-        only = {f"installation__{k}": v for k, v in self.only.items()}
-        for row in Device.objects.filter(installation__active=True, **only).values(
-                "id", "installation_id", "installation__code", "code", "kind",
-                "friendly_name", "last_seen_at", "battery"):
+        for row in devices.values("id", "installation_id", "installation__code", "code", "kind",
+                                  "friendly_name", "last_seen_at", "battery"):
             state = known.get(row["id"]) or DeviceState(
                 row["id"], row["installation_id"], row["kind"], row["code"],
                 tokens=self.flood_burst, last_seen=row["last_seen_at"],
                 battery=row["battery"])
-            devices[("e", f"{row['installation__code']}/{row['code']}")] = state
+            self.devices[("e", f"{row['installation__code']}/{row['code']}")] = state
             if row["friendly_name"]:
-                devices[("z", row["friendly_name"])] = state
-        self.devices = devices
-        self.missing.clear()
-        self.last_reload = time.monotonic()
+                self.devices[("z", row["friendly_name"])] = state
 
     def _device(self, key: tuple[str, str]) -> DeviceState | None:
         state = self.devices.get(key)
         if state is None and time.monotonic() - self.missing.get(key, -1e9) > 10:
-            # A device registered since the last reload: look again, at most every 10 s.
-            self.missing[key] = time.monotonic()
-            if time.monotonic() - self.last_reload > 1:
-                self.reload()
-                state = self.devices.get(key)
+            # Perhaps registered since the engine started: look it up (an unknown one, again
+            # after 10 s at the earliest, so that a stream of strangers costs no query each).
+            if key[0] == "e":
+                installation, _, code = key[1].partition("/")
+                where = Q(installation__code=installation, code=code)
+            else:
+                where = Q(friendly_name=key[1])
+            only = {f"installation__{k}": v for k, v in self.only.items()}
+            found = Device.objects.filter(where, installation__active=True, **only)
+            self._load_homes(Installation.objects.filter(
+                pk__in=found.values("installation_id")))
+            self._load_devices(found)
+            state = self.devices.get(key)
+            if state is None:
+                self.missing[key] = time.monotonic()
         return state
 
     # --- the stream ---------------------------------------------------------------------
@@ -238,7 +253,9 @@ class Engine:
         if metric == Metric.MOTION and value and (home.last_motion is None
                                                   or at > home.last_motion):
             home.last_motion, home.dirty = at, True
-        elif metric == Metric.CONTACT and (home.last_door is None or at > home.last_door):
+        elif metric == Metric.CONTACT and not value and (home.last_door is None
+                                                         or at > home.last_door):
+            # Only an opening: door sensors also report "closed" every hour or so.
             home.last_door, home.dirty = at, True
         if metric == Metric.TEMPERATURE:
             since, finding = rules.temperature(value, at, home.climate_out_since, home.limits)
@@ -288,6 +305,11 @@ class Engine:
         self.last_snapshot = time.monotonic()
 
     # --- time passing -------------------------------------------------------------------
+
+    def learnt(self, installation_id: int, profile: list[int]) -> None:
+        """Use a home's newly learnt habits."""
+        if (home := self.homes.get(installation_id)) is not None:
+            home.profile = profile
 
     def tick(self, now: dt.datetime | None = None, send: bool = True) -> int:
         """Raise alerts for silences (no movement, devices not reporting) and escalate

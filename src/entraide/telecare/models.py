@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from entraide.org.models import Organisation, Territory
 from entraide.people.models import Household, Person
@@ -280,7 +281,7 @@ class AlertStep(models.Model):
 
 class NotificationStatus(models.TextChoices):
     PENDING = "pending", _("To send")
-    SENT = "sent", _("Sent")
+    SENT = "sent", pgettext_lazy("notification status", "Sent")
     FAILED = "failed", _("Could not be sent")
     BY_PHONE = "by_phone", _("No address: call by phone")
 

@@ -73,6 +73,8 @@ def speaks(url: str, version: int, timeout: float = 10) -> bool | None:
     probe = client(url, f"entraide-probe-{time.monotonic_ns()}", persistent=False,
                    version=version)
     probe.on_connect = lambda c, u, f, code, p: answer.append(not code.is_failure)
+    # A 3.1.1-only broker may just hang up on an MQTT 5 CONNECT: that is an answer too.
+    probe.on_disconnect = lambda *args: answer.append(False)
     probe.loop_start()
     deadline = time.monotonic() + timeout
     while not answer and time.monotonic() < deadline:

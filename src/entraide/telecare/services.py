@@ -365,8 +365,10 @@ def learn_profile(installation_id: int, now: dt.datetime, days: int = 28) -> lis
                                       at__lte=now)
                .values_list("at", flat=True).order_by("at").iterator(chunk_size=5000))
     profile = rules.learn_profile(motions)
+    # Too little history yet (a new home, a demo still replaying): try again in an hour.
+    learned_at = now if any(profile) else now - dt.timedelta(hours=23)
     Installation.objects.filter(pk=installation_id).update(profile=profile,
-                                                            profile_learned_at=now)
+                                                            profile_learned_at=learned_at)
     return profile
 
 
