@@ -121,20 +121,24 @@ class Bridge:
     def _send_notifications(self) -> None:
         """Send notifications from a thread of their own: a slow SMS gateway must not hold
         up the stream."""
-        while not self.stopping.is_set():
+        while True:
             self.outbox.wait(5)
             self.outbox.clear()
+            stopping = self.stopping.is_set()  # then one last round, and out
             try:
                 services.send_pending_notifications()
             except Exception:
                 log.exception("sending notifications failed; will try again")
             finally:
                 close_old_connections()
+            if stopping:
+                return
 
     def run(self) -> None:
         """The long-running loop of `entraide telecare bridge`."""
-        threading.Thread(target=self._send_notifications, name="notifications",
-                         daemon=True).start()
+        sender = threading.Thread(target=self._send_notifications, name="notifications",
+                                  daemon=True)
+        sender.start()
         last_tick = last_report = 0.0
         while not self.stopping.is_set():
             result = self.step()
@@ -159,6 +163,8 @@ class Bridge:
             if now - last_report >= 60:
                 log.info("bridge totals: %s", self.totals)
                 last_report = now
+        self.outbox.set()
+        sender.join(30)
 
     def stop(self) -> None:
         """Finish the batch in hand, write what is kept in memory, and disconnect."""
