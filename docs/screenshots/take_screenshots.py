@@ -59,6 +59,15 @@ def main() -> None:
         household = re.search(r"/households/(\d+)/", household_url)
         dpo.goto(f"{BASE}/audit/?household_id={household.group(1) if household else ''}")
         dpo.screenshot(path=OUT / "audit.png", full_page=False)
+
+        operator = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+        login(operator, "operator")
+        operator.locator("#alert-list [data-alert-id] a.open").first.click()
+        operator.wait_for_selector("#alert-detail [data-alert-id]")
+        operator.screenshot(path=OUT / "telecare-console.png", full_page=False)
+        operator.locator("#alert-detail a[href*='/telecare/installations/']").first.click()
+        operator.wait_for_selector("svg")
+        operator.screenshot(path=OUT / "telecare-home.png", full_page=False)
         browser.close()
 
 

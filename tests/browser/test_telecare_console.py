@@ -25,7 +25,6 @@ from .test_case_file_in_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "telecare-console.png"
 CONTACTS = [("Claire Lefèvre", "family", "06 01 02 03 04", ""),
             ("M. Petit", "neighbour", "06 05 06 07 08", ""),
             ("SAMU", "emergency", "15", "")]
@@ -134,8 +133,7 @@ def test_operator_sees_a_fire_arrive_live_acknowledges_and_resolves_it(
     page.select_option("#alert-detail select[name=outcome]", "false_alarm")
     page.fill("#alert-detail textarea[name=note]",
               "Toast burnt in the kitchen; Mme Lefèvre is well, the neighbour checked.")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    page.screenshot(path=str(screenshots_dir / "telecare_console.png"), full_page=False)
     page.locator("#alert-detail button", has_text="Resolve").click()
 
     expect(page.locator("#alert-detail .resolved")).to_contain_text("False alarm")
