@@ -155,10 +155,13 @@ def test_the_running_bridge_notifies_and_escalates_by_itself(
     try:
         publish(bridges.url, [("zigbee2mqtt/pendentif", {"action": "sos"})])
         deadline = time.monotonic() + 30
-        while len(captured) < 2 and time.monotonic() < deadline:
+        while len({c["to"] for c in captured}) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         bridge.stopping.set()
         runner.join(30)
-    assert [c["to"] for c in captured[:2]] == ["centre@monitoring", "claire@family"]
+    # At least once: a message sent but not yet marked sent when the database failed (here
+    # the tests' shared in-memory SQLite, "table is locked") is sent again.
+    recipients = list(dict.fromkeys(c["to"] for c in captured))
+    assert recipients[:2] == ["centre@monitoring", "claire@family"]
     assert Alert.objects.get().escalation_level >= 1

@@ -9,12 +9,13 @@ acknowledged only after that transaction commits.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,10 +27,12 @@ from .models import Device, Installation, Metric, Reading
 from .payloads import Rejected
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENTRAIDE_PREFIX = "entraide/"
 Z2M_PREFIX = "zigbee2mqtt/"
 Z2M_IGNORED_SUFFIXES = ("/availability", "/set", "/get")
+SNAPSHOT_CHUNK = 2000
 
 
 @dataclass(slots=True)
@@ -54,7 +57,6 @@ class DeviceState:
     battery: float | None = None
     link_quality: float | None = None
     values: dict[str, float] = field(default_factory=dict)
-    dirty: bool = False
 
 
 @dataclass(slots=True)
@@ -66,7 +68,6 @@ class HomeState:
     last_door: dt.datetime | None
     climate_out_since: dt.datetime | None
     alerted_stillness: dt.datetime | None = None
-    dirty: bool = False
 
 
 @dataclass
@@ -101,6 +102,8 @@ class Engine:
         self.devices: dict[tuple[str, str], DeviceState] = {}
         self.homes: dict[int, HomeState] = {}
         self.missing: dict[tuple[str, str], float] = {}
+        self.dirty_devices: dict[int, DeviceState] = {}
+        self.dirty_homes: dict[int, HomeState] = {}
         self.last_snapshot = time.monotonic()
         self.last_reload = 0.0
         self.reload()
@@ -198,8 +201,9 @@ class Engine:
             if findings:
                 result.alerts = services.raise_alerts(findings, self.clock())
         result.rejected = len(rejections)
-        if time.monotonic() - self.last_snapshot >= self.snapshot_seconds:
-            self.flush()
+        if time.monotonic() - self.last_snapshot >= self.snapshot_seconds and self.flush(
+                SNAPSHOT_CHUNK):
+            self.last_snapshot = time.monotonic()
         return result
 
     @staticmethod
@@ -246,21 +250,24 @@ class Engine:
             device.link_quality = value
         else:
             device.values[Metric(metric).name.lower()] = value
-        device.dirty = True
+        self.dirty_devices[device.id] = device
         home = self.homes.get(device.installation_id)
         if home is None:
             return
         if metric == Metric.MOTION and value and (home.last_motion is None
                                                   or at > home.last_motion):
-            home.last_motion, home.dirty = at, True
+            home.last_motion = at
+            self.dirty_homes[home.id] = home
         elif metric == Metric.CONTACT and not value and (home.last_door is None
                                                          or at > home.last_door):
             # Only an opening: door sensors also report "closed" every hour or so.
-            home.last_door, home.dirty = at, True
+            home.last_door = at
+            self.dirty_homes[home.id] = home
         if metric == Metric.TEMPERATURE:
             since, finding = rules.temperature(value, at, home.climate_out_since, home.limits)
             if since != home.climate_out_since:
-                home.climate_out_since, home.dirty = since, True
+                home.climate_out_since = since
+                self.dirty_homes[home.id] = home
         else:
             finding = rules.on_value(metric, value, at, home.limits)
         if finding is not None:
@@ -280,10 +287,13 @@ class Engine:
 
     # --- what is kept between batches ---------------------------------------------------
 
-    def flush(self) -> None:
-        """Write devices' last values and homes' last movements (kept in memory between)."""
-        devices = [s for s in {id(s): s for s in self.devices.values()}.values() if s.dirty]
-        homes = [h for h in self.homes.values() if h.dirty]
+    def flush(self, limit: int | None = None) -> bool:
+        """Write devices' last values and homes' last movements, kept in memory between
+        snapshots; with `limit`, only that many of each (a snapshot of 40,000 devices is
+        written over several batches, so that no batch waits a second for it). Returns
+        whether everything has been written."""
+        devices = _take(self.dirty_devices, limit)
+        homes = _take(self.dirty_homes, limit)
         at, state = _adapter(), Device._meta.get_field("state")
         with transaction.atomic(), connection.cursor() as cursor:
             if devices:
@@ -298,13 +308,7 @@ class Engine:
                     "climate_out_since = %s WHERE id = %s",
                     [(at(h.last_motion), at(h.last_door), at(h.climate_out_since), h.id)
                      for h in homes])
-        for device in devices:
-            device.dirty = False
-        for home in homes:
-            home.dirty = False
-        self.last_snapshot = time.monotonic()
-
-    # --- time passing -------------------------------------------------------------------
+        return not self.dirty_devices and not self.dirty_homes
 
     def learnt(self, installation_id: int, profile: list[int]) -> None:
         """Use a home's newly learnt habits."""
@@ -356,3 +360,13 @@ def _adapter() -> Callable[[dt.datetime | None], Any]:
     if connection.vendor != "sqlite":
         return lambda at: at
     return lambda at: None if at is None else str(at.astimezone(dt.UTC).replace(tzinfo=None))
+
+
+def _take(dirty: dict[int, T], limit: int | None) -> list[T]:
+    """Remove and return up to `limit` items (all without a limit), oldest first."""
+    if limit is None or limit >= len(dirty):
+        items = list(dirty.values())
+        dirty.clear()
+        return items
+    keys = list(itertools.islice(dirty, limit))
+    return [dirty.pop(key) for key in keys]
