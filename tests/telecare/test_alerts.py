@@ -177,3 +177,11 @@ def test_deeply_nested_json_is_refused_not_fatal(home: Any) -> None:
                                Message("zigbee2mqtt/salon_temperature", b'{"temperature": 20}',
                                        dt.datetime.now(dt.UTC))])
     assert (result.rejected, result.stored) == (1, 1)
+
+
+def test_thresholds_edited_meanwhile_are_picked_up_by_a_running_engine(home: Any) -> None:
+    engine = Engine()
+    home.cold_below = 18.5
+    home.save()
+    engine.refresh()
+    assert engine.homes[home.pk].limits.cold_below == 18.5

@@ -154,8 +154,7 @@ class Bridge:
                     for installation_id in services.stale_profiles(self.engine.clock(), 5):
                         self.engine.learnt(installation_id, services.learn_profile(
                             installation_id, self.engine.clock()))
-                    if now - self.engine.last_reload > 300:  # thresholds edited in the admin
-                        self.engine.reload()
+                    self.engine.refresh()
                 except Exception:
                     log.exception("periodic checks failed; will try again")
                     close_old_connections()

@@ -33,6 +33,9 @@ ENTRAIDE_PREFIX = "entraide/"
 Z2M_PREFIX = "zigbee2mqtt/"
 Z2M_IGNORED_SUFFIXES = ("/availability", "/set", "/get")
 SNAPSHOT_CHUNK = 2000
+# Devices are silent after hours: looking every 5 minutes is enough, and spares each tick
+# a pass over every device.
+SILENCE_CHECK_SECONDS = 300
 
 
 @dataclass(slots=True)
@@ -105,7 +108,8 @@ class Engine:
         self.dirty_devices: dict[int, DeviceState] = {}
         self.dirty_homes: dict[int, HomeState] = {}
         self.last_snapshot = time.monotonic()
-        self.last_reload = 0.0
+        self.last_silence_check = -1e9
+        self.refreshed_at = timezone.now()
         self.reload()
 
     # --- what the engine knows ----------------------------------------------------------
@@ -117,7 +121,13 @@ class Engine:
         self.devices = {}
         self._load_devices(Device.objects.filter(installation__active=True, **only))
         self.missing.clear()
-        self.last_reload = time.monotonic()
+
+    def refresh(self) -> None:
+        """Read again the thresholds of the homes edited since the last look (in the admin);
+        cheaper than `reload`, which reads every device (1.6 s for 10,000 homes)."""
+        since, self.refreshed_at = self.refreshed_at, timezone.now()
+        self._load_homes(Installation.objects.filter(active=True, updated_at__gte=since,
+                                                     **self.only))
 
     def _load_homes(self, installations: QuerySet[Installation]) -> None:
         for installation in installations:
@@ -327,6 +337,9 @@ class Engine:
             if finding is not None and home.alerted_stillness != home.last_motion:
                 home.alerted_stillness = home.last_motion
                 findings.append((home.id, None, now, finding))
+        if time.monotonic() - self.last_silence_check < SILENCE_CHECK_SECONDS:
+            return self._raise(findings, now, send)
+        self.last_silence_check = time.monotonic()
         silent: dict[int, DeviceState] = {}
         for state in self.devices.values():
             owner = self.homes.get(state.installation_id)
@@ -342,6 +355,10 @@ class Engine:
                 sorted(s.code for s in states)), self.homes[home_id].limits)
             if finding is not None:
                 findings.append((home_id, oldest.id, now, finding))
+        return self._raise(findings, now, send)
+
+    def _raise(self, findings: list[tuple[int, int | None, dt.datetime, rules.Finding]],
+               now: dt.datetime, send: bool) -> int:
         with transaction.atomic():
             raised = services.raise_alerts(findings, now, repeat=False) if findings else 0
             services.escalate_due(now)
