@@ -32,7 +32,7 @@ T = TypeVar("T")
 ENTRAIDE_PREFIX = "entraide/"
 Z2M_PREFIX = "zigbee2mqtt/"
 Z2M_IGNORED_SUFFIXES = ("/availability", "/set", "/get")
-SNAPSHOT_CHUNK = 2000
+SNAPSHOT_CHUNK = 500
 # Devices are silent after hours: looking every 5 minutes is enough, and spares each tick
 # a pass over every device.
 SILENCE_CHECK_SECONDS = 300
@@ -300,7 +300,7 @@ class Engine:
     def flush(self, limit: int | None = None) -> bool:
         """Write devices' last values and homes' last movements, kept in memory between
         snapshots; with `limit`, only that many of each (a snapshot of 40,000 devices is
-        written over several batches, so that no batch waits a second for it). Returns
+        written over many batches, so that no batch waits long for it). Returns
         whether everything has been written."""
         devices = _take(self.dirty_devices, limit)
         homes = _take(self.dirty_homes, limit)

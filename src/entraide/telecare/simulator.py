@@ -45,9 +45,10 @@ EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 CLIMATE_EVERY = dt.timedelta(minutes=15)
 HEARTBEAT_EVERY = dt.timedelta(hours=1)
 OCCUPANCY_CLEARS = dt.timedelta(seconds=90)
-# Heartbeats carry no contact: the engine takes any door reading for the door moving.
+# The state an hourly heartbeat repeats (alarms off); a door's heartbeat carries only its
+# battery, its state being sent when it changes.
 HEARTBEAT_STATE: dict[str, str] = {DeviceKind.SMOKE: "smoke", DeviceKind.GAS: "gas",
-                   DeviceKind.WATER: "water_leak"}
+                                   DeviceKind.WATER: "water_leak"}
 
 
 def _zone() -> ZoneInfo:
