@@ -165,3 +165,20 @@ def test_the_running_bridge_notifies_and_escalates_by_itself(
     recipients = list(dict.fromkeys(c["to"] for c in captured))
     assert recipients[:2] == ["centre@monitoring", "claire@family"]
     assert Alert.objects.get().escalation_level >= 1
+
+
+def test_messages_split_across_reads_all_arrive_whole(home: Any, bridges: Any) -> None:
+    """The bridge's client reads the socket in 64 KB blocks: packets straddle them."""
+    bridge = bridges()
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    padding = "x" * 700  # a refused field makes each message about 750 bytes
+    messages: list[tuple[str, Any]] = []
+    for i in range(600):
+        at = (start + dt.timedelta(seconds=10 * i)).isoformat()
+        body: dict[str, Any] = {"temperature": 20 + i % 5, "ts": at}
+        if i % 3 == 0:
+            body["padding"] = padding
+        messages.append(("entraide/maison-a/climate", body))
+    publish(bridges.url, messages)
+    assert bridge.run_until(lambda: bridge.totals.stored + bridge.totals.rejected == 600)
+    assert (bridge.totals.stored, bridge.totals.rejected) == (400, 200)
