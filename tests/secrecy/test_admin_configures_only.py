@@ -8,9 +8,15 @@ from django.contrib import admin
 from entraide.cases import services
 
 
-def test_only_organisation_models_are_registered_in_the_admin() -> None:
-    labels = {model._meta.app_label for model in admin.site._registry}
-    assert labels <= {"org", "auth"}, labels
+# What the admin may configure; telecare's installations appear without who lives there
+# (tests/telecare/test_admin.py).
+CONFIGURATION = {"org.organisation", "org.territory", "org.team", "org.user", "auth.group",
+                 "telecare.installation", "telecare.notificationchannel"}
+
+
+def test_only_configuration_models_are_registered_in_the_admin() -> None:
+    registered = {model._meta.label_lower for model in admin.site._registry}
+    assert registered <= CONFIGURATION, registered - CONFIGURATION
 
 
 @pytest.mark.django_db
