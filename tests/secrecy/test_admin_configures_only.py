@@ -7,7 +7,6 @@ from django.contrib import admin
 
 from entraide.cases import services
 
-
 # What the admin may configure; telecare's installations appear without who lives there
 # (tests/telecare/test_admin.py).
 CONFIGURATION = {"org.organisation", "org.territory", "org.team", "org.user", "auth.group",

@@ -256,3 +256,17 @@ def test_age_is_read_at_a_glance() -> None:
         assert views.age(now - dt.timedelta(minutes=12, seconds=40), now) == "12 min"
         assert views.age(now - dt.timedelta(hours=3, minutes=5), now) == "3 h 05"
         assert views.age(now - dt.timedelta(days=3), now) == "3 d"
+
+
+@pytest.mark.django_db
+def test_each_alert_in_the_live_list_is_audited_once_per_stream(world: Any, home: Any) -> None:
+    from entraide.telecare import services
+
+    Engine().process([Message("entraide/maison-a/smoke", b'{"smoke": true}',
+                              dt.datetime.now(dt.UTC))])
+    shown: set[int] = set()
+    for _ in range(3):
+        services.console_alerts(world.actor("operator"), shown=shown)
+    records = AuditRecord.objects.filter(object_type="telecare_alert", detail="console list")
+    assert records.count() == 1
+    assert records.get().household_id == world.household_a.pk

@@ -173,14 +173,26 @@ def send_pending_notifications() -> int:
 SEVERITY_ORDER = ("-severity", "raised_at")
 
 
-def console_alerts(actor: Actor, limit: int = 200) -> list[Alert]:
-    """Open alerts the operator watches, most severe then oldest first."""
+def console_alerts(actor: Actor, limit: int = 200, shown: set[int] | None = None
+                   ) -> list[Alert]:
+    """Open alerts the operator watches, most severe then oldest first.
+
+    Each alert put before the operator (with the person's name) is audited once per
+    `shown` set: a live console that refreshes every second records only the new ones.
+    """
     policy.guard_role(actor, policy.can_monitor(actor.user), "telecare_console")
-    return list(
+    alerts = list(
         Alert.objects.filter(OPEN, installation__in=Installation.objects.filter(
             policy.monitoring_scope(actor.user)))
         .select_related("installation__resident", "installation__household", "device")
         .order_by(*SEVERITY_ORDER)[:limit])
+    shown = set() if shown is None else shown
+    for alert in alerts:
+        if alert.pk not in shown:
+            policy.record(actor, AuditAction.READ, "telecare_alert", alert.pk,
+                          alert.installation.household_id, detail="console list")
+            shown.add(alert.pk)
+    return alerts
 
 
 def console_version(actor: Actor) -> str:

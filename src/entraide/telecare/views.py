@@ -76,11 +76,12 @@ class Row:
     age: str
 
 
-def _list_context(actor: Actor) -> dict[str, Any]:
+def _list_context(actor: Actor, shown: set[int] | None = None) -> dict[str, Any]:
     now = timezone.now()
     counts = services.alert_counts(actor)
     return {
-        "rows": [Row(a, age(a.raised_at, now)) for a in services.console_alerts(actor)],
+        "rows": [Row(a, age(a.raised_at, now))
+                 for a in services.console_alerts(actor, shown=shown)],
         "counts": [(level, label, counts.get(level, 0))
                    for level, label in reversed(Severity.choices)],
     }
@@ -125,6 +126,7 @@ def _events(request: HttpRequest, actor: Actor, once: bool) -> Iterator[str]:
     language = translation.get_language()
     started = time.monotonic()
     sent_version: str | None = None
+    shown: set[int] = set()  # alerts this stream has shown, audited once each
     sent_at = written_at = started
     try:
         while True:
@@ -133,7 +135,7 @@ def _events(request: HttpRequest, actor: Actor, once: bool) -> Iterator[str]:
             if version != sent_version or now - sent_at >= REFRESH_SECONDS:
                 with translation.override(language):
                     html = render_to_string("telecare/_alert_list.html",
-                                            _list_context(actor), request)
+                                            _list_context(actor, shown), request)
                 yield _event("alerts", html)
                 sent_version, sent_at, written_at = version, now, now
             elif now - written_at >= HEARTBEAT_SECONDS:
