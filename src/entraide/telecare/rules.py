@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .models import AlertCause, Metric, Severity
@@ -52,6 +53,11 @@ IMMEDIATE: dict[int, tuple[str, int]] = {
 
 def local(at: dt.datetime) -> dt.datetime:
     return at.astimezone(ZoneInfo(settings.TIME_ZONE))
+
+
+def day_and_time(at: dt.datetime) -> str:
+    """"Sat 07:00", with the day's name in the active language."""
+    return f"{date_format(local(at), 'D')} {local(at):%H:%M}"
 
 
 def is_night(at: dt.datetime, start: dt.time, end: dt.time) -> bool:
@@ -121,7 +127,7 @@ def stillness(last_motion: dt.datetime | None, last_door: dt.datetime | None,
     return Finding(AlertCause.INACTIVITY, Severity.HIGH, _(
         "No movement since %(since)s (%(hours)dh%(minutes)02d); usually at most "
         "%(usual_h)dh%(usual_m)02d at that time") % {
-        "since": f"{local(last_motion):%a %H:%M}", "hours": still // 60,
+        "since": day_and_time(last_motion), "hours": still // 60,
         "minutes": still % 60, "usual_h": allowed // 60, "usual_m": allowed % 60})
 
 
@@ -132,7 +138,7 @@ def silence(last_seen: dt.datetime | None, now: dt.datetime, device: str,
         return None
     return Finding(AlertCause.SILENT, Severity.LOW,
                    _("%(device)s silent since %(since)s") % {
-                       "device": device, "since": f"{local(last_seen):%a %H:%M}"})
+                       "device": device, "since": day_and_time(last_seen)})
 
 
 def learn_profile(motions: Iterable[dt.datetime]) -> list[int]:
