@@ -182,3 +182,26 @@ def test_messages_split_across_reads_all_arrive_whole(home: Any, bridges: Any) -
     publish(bridges.url, messages)
     assert bridge.run_until(lambda: bridge.totals.stored + bridge.totals.rejected == 600)
     assert (bridge.totals.stored, bridge.totals.rejected) == (400, 200)
+
+
+def test_a_message_that_cannot_be_stored_does_not_block_the_stream(
+        home: Any, bridges: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever makes one message fail in the database (here: simulated), the bridge refuses
+    it after retrying and goes on with the others."""
+    bridge = bridges()
+    process = bridge.engine.process
+
+    def poisoned(messages: list[Any]) -> Any:
+        if any(b"poison" in m.payload for m in messages):
+            raise RuntimeError("simulated storage failure")
+        return process(messages)
+
+    monkeypatch.setattr(bridge.engine, "process", poisoned)
+    monkeypatch.setattr(bridge.stopping, "wait", lambda seconds: False)  # no back-off here
+    publish(bridges.url, [("entraide/maison-a/climate", {"temperature": 20}),
+                          ("entraide/maison-a/climate", {"temperature": 21, "x": "poison"}),
+                          ("entraide/maison-a/smoke", {"smoke": True})])
+    assert bridge.run_until(lambda: bridge.totals.stored + bridge.totals.rejected == 3)
+    assert (bridge.totals.stored, bridge.totals.rejected) == (2, 1)
+    assert Rejection.objects.get(reason="unreadable").source == "entraide/maison-a/climate"
+    assert Alert.objects.filter(cause="smoke").exists()

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from . import services
 from .engine import BatchResult, Engine, Message
 from .mqtt import client, connected
+from .payloads import Rejected
 
 __all__ = ["TOPICS", "Bridge", "client", "connected"]
 
@@ -91,14 +92,16 @@ class Bridge:
         batch = self._take()
         if not batch:
             return None
+        attempts = 0
         while True:
             try:
-                result = self.engine.process(batch)
+                result = self.engine.process(batch) if attempts < 3 else self._singly(batch)
                 break
             except Exception:  # the database is away: keep the batch, try again
                 log.exception("could not store a batch of %d messages; retrying", len(batch))
-                close_old_connections()
-                if self.stopping.wait(2):
+                _drop_broken_connection()
+                attempts += 1
+                if self.stopping.wait(min(2 * attempts, 30)):
                     return None
         assert self.mqtt is not None
         for message in batch:
@@ -108,6 +111,32 @@ class Bridge:
         for name in ("stored", "rejected", "ignored", "alerts"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(result, name))
         return result
+
+    def _singly(self, batch: list[Message]) -> BatchResult:
+        """A batch that keeps failing, one message at a time: if some pass, the database is
+        up and the others are poison — refused as unreadable, so that they cannot block the
+        stream. If none passes, the database is down: raise, and the batch is kept."""
+        results, poison = [], []
+        for message in batch:
+            try:
+                results.append(self.engine.process([message]))
+            except Exception as error:
+                _drop_broken_connection()
+                poison.append((message, error))
+        if not results:
+            raise RuntimeError("no message of the batch could be stored")
+        total = BatchResult()
+        for result in results:
+            for name in ("stored", "rejected", "ignored", "alerts"):
+                setattr(total, name, getattr(total, name) + getattr(result, name))
+        for message, failure in poison:
+            log.error("refusing a message on %s that cannot be stored: %s", message.topic,
+                      failure)
+            services.count_rejections([(message.topic, None, Rejected(
+                "unreadable", f"{type(failure).__name__}: {failure}"), b"",
+                message.received_at)])
+            total.rejected += 1
+        return total
 
     def run_until(self, done: Callable[[], bool], timeout: float = 30) -> bool:
         """Process messages until `done()` holds (for tests and benchmarks)."""
@@ -132,6 +161,7 @@ class Bridge:
             finally:
                 close_old_connections()
             if stopping:
+                connection.close()  # this thread's own connection
                 return
 
     def run(self) -> None:
@@ -157,13 +187,16 @@ class Bridge:
                     self.engine.refresh()
                 except Exception:
                     log.exception("periodic checks failed; will try again")
-                    close_old_connections()
+                    _drop_broken_connection()
                 last_tick = now
             if now - last_report >= 60:
                 log.info("bridge totals: %s", self.totals)
                 last_report = now
         self.outbox.set()
         sender.join(30)
+        self.engine.flush()
+        if not connection.in_atomic_block:
+            connection.close()  # run() may have had a thread of its own
 
     def stop(self) -> None:
         """Finish the batch in hand, write what is kept in memory, and disconnect."""
@@ -172,3 +205,10 @@ class Bridge:
             self.mqtt.disconnect()
             self.mqtt.loop_stop()
         self.engine.flush()
+
+
+def _drop_broken_connection() -> None:
+    """After a database error, let Django open a fresh connection next time (outside a
+    transaction only: inside one, as in tests, the connection is not ours to close)."""
+    if not connection.in_atomic_block:
+        close_old_connections()

@@ -107,17 +107,24 @@ def count_rejections(rejections: Sequence[tuple[str, int | None, Rejected, bytes
     per_device: dict[int, int] = {}
     for (source, code), group in grouped.items():
         _, device_id, last, payload, at = group[-1]
-        sample = payload[:200].decode("utf-8", "replace")
+        source, detail = _printable(source), _printable(last.detail)
+        sample = _printable(payload[:200].decode("utf-8", "replace"))
         updated = Rejection.objects.filter(source=source, reason=code).update(
-            count=F("count") + len(group), last_at=at, detail=last.detail, sample=sample)
+            count=F("count") + len(group), last_at=at, detail=detail, sample=sample)
         if not updated:
             Rejection.objects.create(source=source, reason=code, device_id=device_id,
                                      count=len(group), first_at=group[0][4], last_at=at,
-                                     detail=last.detail, sample=sample)
+                                     detail=detail, sample=sample)
         if device_id is not None:
             per_device[device_id] = per_device.get(device_id, 0) + len(group)
     for device_id, count in per_device.items():
         Device.objects.filter(pk=device_id).update(rejected_count=F("rejected_count") + count)
+
+
+def _printable(text: str) -> str:
+    """Text from a hostile message made storable and readable: control characters (NUL
+    among them, which PostgreSQL refuses in text) shown escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 # --- escalation and sending ------------------------------------------------------------------
