@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import OperationalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +186,24 @@ def test_thresholds_edited_meanwhile_are_picked_up_by_a_running_engine(home: Any
     home.save()
     engine.refresh()
     assert engine.homes[home.pk].limits.cold_below == 18.5
+
+
+def test_a_batch_retried_after_a_database_error_is_not_taken_for_a_flood(
+        home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine()
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    batch = [Message("entraide/maison-a/climate",
+                     json.dumps({"temperature": 20, "ts": (start + dt.timedelta(
+                         milliseconds=10 * i)).isoformat()}).encode(), start)
+             for i in range(50)]  # a burst: 50 of the bucket's 60
+    store = engine._store
+
+    def unavailable(rows: Any) -> int:
+        monkeypatch.setattr(engine, "_store", store)  # fails once, as a database restarting
+        raise OperationalError("database is restarting")
+
+    monkeypatch.setattr(engine, "_store", unavailable)
+    with pytest.raises(OperationalError):
+        engine.process(batch)
+    result = engine.process(batch)
+    assert (result.stored, result.rejected) == (50, 0)

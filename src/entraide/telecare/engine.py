@@ -181,6 +181,7 @@ class Engine:
         rows: list[tuple[int, dt.datetime, int, float]] = []
         findings: list[tuple[int, int | None, dt.datetime, rules.Finding]] = []
         rejections: list[tuple[str, int | None, Rejected, bytes, dt.datetime]] = []
+        buckets: dict[int, tuple[DeviceState, float, float]] = {}
         for index, message in enumerate(messages):
             key = self._key(message.topic)
             if key is None:
@@ -191,6 +192,7 @@ class Engine:
                 if device is None:
                     raise Rejected("unknown_device", message.topic)
                 at, values = self._parse(key[0], message, device)
+                buckets.setdefault(device.id, (device, device.tokens, device.clock))
                 self._admit(device, at)
             except Exception as error:  # whatever a message holds, the stream goes on
                 rejected = error if isinstance(error, Rejected) else Rejected(
@@ -204,12 +206,18 @@ class Engine:
             for metric, value in values:
                 rows.append((device.id, at, metric, value))
                 self._observe(device, at, metric, value, findings)
-        with transaction.atomic():
-            result.stored = self._store(rows)
-            if rejections:
-                services.count_rejections(rejections)
-            if findings:
-                result.alerts = services.raise_alerts(findings, self.clock())
+        try:
+            with transaction.atomic():
+                result.stored = self._store(rows)
+                if rejections:
+                    services.count_rejections(rejections)
+                if findings:
+                    result.alerts = services.raise_alerts(findings, self.clock())
+        except Exception:
+            # The batch will come again: it must not find its devices' buckets spent.
+            for device, tokens, clock in buckets.values():
+                device.tokens, device.clock = tokens, clock
+            raise
         result.rejected = len(rejections)
         if time.monotonic() - self.last_snapshot >= self.snapshot_seconds and self.flush(
                 SNAPSHOT_CHUNK):
