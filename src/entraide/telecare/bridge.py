@@ -108,8 +108,7 @@ class Bridge:
             mid, qos = message.token
             if qos:
                 self.mqtt.ack(mid, qos)
-        for name in ("stored", "rejected", "ignored", "alerts"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(result, name))
+        self.totals.add(result)
         return result
 
     def _singly(self, batch: list[Message]) -> BatchResult:
@@ -127,8 +126,7 @@ class Bridge:
             raise RuntimeError("no message of the batch could be stored")
         total = BatchResult()
         for result in results:
-            for name in ("stored", "rejected", "ignored", "alerts"):
-                setattr(total, name, getattr(total, name) + getattr(result, name))
+            total.add(result)
         for message, failure in poison:
             log.error("refusing a message on %s that cannot be stored: %s", message.topic,
                       failure)

@@ -81,6 +81,13 @@ class BatchResult:
     alerts: int = 0
     refused: list[tuple[int, str, str]] = field(default_factory=list)
 
+    def add(self, other: BatchResult) -> None:
+        """Count another batch's figures in these."""
+        self.stored += other.stored
+        self.rejected += other.rejected
+        self.ignored += other.ignored
+        self.alerts += other.alerts
+
 
 def thresholds(installation: Installation) -> rules.Thresholds:
     return rules.Thresholds(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -12,7 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from entraide.org.models import Organisation, Territory
+from entraide.org.models import ApiToken, Organisation, Territory
 from entraide.people.models import Household, Person
 
 
@@ -148,9 +147,7 @@ class Gateway(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    @staticmethod
-    def digest(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
+    digest = staticmethod(ApiToken.digest)  # the same SHA-256 as agents' tokens
 
     @classmethod
     def issue(cls, installation: Installation, label: str = "") -> str:
