@@ -132,32 +132,32 @@ def collect(processes: list[Any], results: Any) -> tuple[int, int]:
 # --- the two subscribers -------------------------------------------------------------------
 
 def baseline(url: str, codes: list[str], options: argparse.Namespace) -> float:
-    """Messages per second a bare paho subscriber receives and parses, nothing more."""
-    from entraide.telecare.bridge import TOPICS, client, connected
+    """Messages per second a bare subscriber receives and parses, nothing more: the bridge's
+    own MQTT subscriber, acknowledging each message once its JSON is parsed."""
+    from entraide.telecare.bridge import TOPICS
+    from entraide.telecare.subscriber import Subscriber
 
     received = [0, 0.0, 0.0]
 
-    def on_message(paho: Any, userdata: Any, msg: Any) -> None:
-        json.loads(msg.payload)
+    def on_messages(messages: list[Any]) -> None:
+        for _topic, payload, _token in messages:
+            json.loads(payload)
         now = time.perf_counter()
         if not received[0]:
             received[1] = now
-        received[0] += 1
+        received[0] += len(messages)
         received[2] = now
+        subscriber.ack(token for _topic, _payload, token in messages)
 
     session = f"bench-baseline-{uuid.uuid4().hex[:8]}"
-    paho = client(url, session, persistent=False)
-    paho.on_message = on_message
-    paho.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in TOPICS])
-    connected(paho)
+    subscriber = Subscriber(url, session, TOPICS, on_messages, persistent=False).start()
     time.sleep(0.5)
     processes, results = start_publishers(url, codes, options, [])
     sent, _ = collect(processes, results)
     deadline = time.monotonic() + 30
     while received[0] < sent and time.monotonic() < deadline:
         time.sleep(0.05)
-    paho.disconnect()
-    paho.loop_stop()
+    subscriber.stop()
     say(f"baseline: {received[0]} of {sent} messages received")
     return received[0] / max(received[2] - received[1], 1e-9)
 

@@ -168,7 +168,7 @@ def test_the_running_bridge_notifies_and_escalates_by_itself(
 
 
 def test_messages_split_across_reads_all_arrive_whole(home: Any, bridges: Any) -> None:
-    """The bridge's client reads the socket in 64 KB blocks: packets straddle them."""
+    """The bridge reads the socket in blocks of up to 256 KB: packets straddle them."""
     bridge = bridges()
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     padding = "x" * 700  # a refused field makes each message about 750 bytes

@@ -2,7 +2,8 @@
 
 It holds a persistent session (fixed client id, clean_session off, QoS 1), so what is
 published while it is down waits at the broker; it acknowledges a message only once the
-batch holding it is committed, so a crash loses nothing; paho reconnects by itself.
+batch holding it is committed, so a crash loses nothing; its subscriber (`subscriber.py`)
+reconnects by itself.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-import paho.mqtt.client as mqtt
 from django.db import close_old_connections, connection
 
 from . import services
 from .engine import BatchResult, Engine, Message
 from .mqtt import client, connected
 from .payloads import Rejected
+from .subscriber import Subscriber, Token
 
 __all__ = ["TOPICS", "Bridge", "client", "connected"]
 
@@ -44,38 +44,20 @@ class Bridge:
         self.connected = threading.Event()
         self.stopping = threading.Event()
         self.totals = BatchResult()
-        self.mqtt: mqtt.Client | None = None
+        self.subscriber: Subscriber | None = None
         self.outbox = threading.Event()
 
-    def _on_connect(self, paho: mqtt.Client, userdata: Any, flags: Any, code: Any,
-                    properties: Any) -> None:
-        if code.is_failure:
-            log.error("MQTT broker refused the bridge: %s", code)
-            return
-        paho.subscribe([(topic, 1) for topic in TOPICS])
-        log.info("bridge connected to %s (session %s)", self.url,
-                 "resumed" if flags.session_present else "new")
-        self.connected.set()
-
-    def _on_disconnect(self, *args: Any) -> None:
-        self.connected.clear()
-        if not self.stopping.is_set():
-            log.warning("bridge lost the broker; reconnecting")
-
-    def _on_message(self, paho: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.queue.append(Message(msg.topic, bytes(msg.payload), dt.datetime.now(dt.UTC),
-                                  (msg.mid, msg.qos)))
+    def _received(self, messages: list[tuple[str, bytes, Token | None]]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        self.queue.extend(Message(topic, payload, now, token)
+                          for topic, payload, token in messages)
         self.arrived.set()
 
     def start(self, timeout: float = 15) -> Bridge:
         """Connect and subscribe; returns once the broker has accepted the session."""
-        self.mqtt = client(self.url, self.client_id, manual_ack=True)
-        self.mqtt.on_connect = self._on_connect
-        self.mqtt.on_disconnect = self._on_disconnect
-        self.mqtt.on_message = self._on_message
-        self.mqtt.loop_start()
-        if not self.connected.wait(timeout):
-            raise RuntimeError(f"no MQTT broker answers at {self.url}")
+        self.subscriber = Subscriber(self.url, self.client_id, TOPICS, self._received)
+        self.subscriber.start(timeout)
+        self.connected = self.subscriber.connected
         return self
 
     def _take(self) -> list[Message]:
@@ -83,8 +65,12 @@ class Bridge:
             self.arrived.wait(self.batch_wait)
             self.arrived.clear()
         batch: list[Message] = []
+        connection = self.subscriber.connection if self.subscriber else 0
         while self.queue and len(batch) < self.batch_size:
-            batch.append(self.queue.popleft())
+            message = self.queue.popleft()
+            # The broker delivers again what came on a connection since lost.
+            if message.token is None or message.token.connection == connection:
+                batch.append(message)
         return batch
 
     def step(self) -> BatchResult | None:
@@ -103,11 +89,8 @@ class Bridge:
                 attempts += 1
                 if self.stopping.wait(min(2 * attempts, 30)):
                     return None
-        assert self.mqtt is not None
-        for message in batch:
-            mid, qos = message.token
-            if qos:
-                self.mqtt.ack(mid, qos)
+        assert self.subscriber is not None
+        self.subscriber.ack(message.token for message in batch)
         self.totals.add(result)
         return result
 
@@ -199,9 +182,8 @@ class Bridge:
     def stop(self) -> None:
         """Finish the batch in hand, write what is kept in memory, and disconnect."""
         self.stopping.set()
-        if self.mqtt is not None:
-            self.mqtt.disconnect()
-            self.mqtt.loop_stop()
+        if self.subscriber is not None:
+            self.subscriber.stop()
         self.engine.flush()
 
 

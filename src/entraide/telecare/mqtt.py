@@ -1,8 +1,7 @@
-"""MQTT clients for Entraide's processes (bridge, simulator, benchmark), without Django.
+"""paho clients for Entraide's publishers (simulator, tests, benchmark), without Django.
 
-MQTT 5 lets a consumer tell the broker how many unacknowledged messages it may hold
-(Mosquitto's default for 3.1.1 clients is 20, which would cap each batch of the bridge at
-20); brokers without MQTT 5, like the embedded amqtt, are spoken to in 3.1.1.
+The bridge, where the load is, has a subscriber of its own (`subscriber.py`). Brokers that
+speak MQTT 5 are spoken to in 5, the others (like the embedded amqtt) in 3.1.1.
 """
 
 from __future__ import annotations
@@ -11,58 +10,17 @@ import time
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-
-class BufferedClient(mqtt.Client):
-    """paho's client, reading the socket 64 KB at a time.
-
-    paho 2.2 reads each packet's fixed header one byte per system call; this serves those
-    reads from a buffer, and drains the buffer before going back to waiting on the socket
-    (which would not wake up for bytes already read). Measured on this machine: a bare
-    subscriber goes from about 6,500 to 9,300 messages per second (MQTT 3.1.1), 4,900 to
-    6,200 (MQTT 5). It overrides private methods of the pinned paho version.
-    """
-
-    _buffer = b""
-    _position = 0
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._position >= len(self._buffer):
-            data = super()._sock_recv(65536)
-            if not data:
-                return data
-            self._buffer, self._position = data, 0
-        chunk = self._buffer[self._position:self._position + bufsize]
-        self._position += len(chunk)
-        return chunk
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        code = super().loop_read(max_packets)
-        while (code == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None
-               and self._position < len(self._buffer)):
-            code = super().loop_read(max_packets)
-        return code
-
-    def _sock_close(self) -> None:
-        self._buffer, self._position = b"", 0  # a new connection starts afresh
-        super()._sock_close()
+from .subscriber import SESSION_EXPIRY
 
 
-RECEIVE_MAXIMUM = 5000
-SESSION_EXPIRY = 7 * 24 * 3600
-
-
-def client(url: str, client_id: str, *, persistent: bool = True, manual_ack: bool = False,
+def client(url: str, client_id: str, *, persistent: bool = True,
            version: int | None = None) -> mqtt.Client:
-    """A paho client for an mqtt:// or mqtts:// URL (user and password in the URL).
-
-    MQTT 5 lets the bridge tell the broker how many unacknowledged messages it may hold
-    (Mosquitto's default for 3.1.1 clients is 20, which would cap each batch at 20);
-    brokers without 5, like the embedded amqtt, are spoken to in 3.1.1 (`version=4`).
-    """
+    """A paho client for an mqtt:// or mqtts:// URL (user and password in the URL), in
+    MQTT 5 when the broker speaks it, else 3.1.1 (`version=4`)."""
     if version is None:
         version = protocol_of(url)
     parts = urlsplit(url)
@@ -70,16 +28,14 @@ def client(url: str, client_id: str, *, persistent: bool = True, manual_ack: boo
         raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, not {url!r}")
     properties = None
     if version == 5:
-        paho = BufferedClient(CallbackAPIVersion.VERSION2, client_id=client_id,
-                              protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+        paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                           protocol=mqtt.MQTTv5)
         properties = Properties(PacketTypes.CONNECT)
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
         if persistent:
             properties.SessionExpiryInterval = SESSION_EXPIRY
     else:
-        paho = BufferedClient(CallbackAPIVersion.VERSION2, client_id=client_id,
-                              protocol=mqtt.MQTTv311, clean_session=not persistent,
-                              manual_ack=manual_ack)
+        paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                           protocol=mqtt.MQTTv311, clean_session=not persistent)
     # A user name also tells the embedded broker to queue this client's messages.
     paho.username_pw_set(unquote(parts.username or client_id),
                          unquote(parts.password) if parts.password else None)
