@@ -41,7 +41,6 @@ class Bridge:
         self.batch_size, self.batch_wait, self.tick_seconds = batch_size, batch_wait, tick_seconds
         self.queue: deque[Message] = deque()
         self.arrived = threading.Event()
-        self.connected = threading.Event()
         self.stopping = threading.Event()
         self.totals = BatchResult()
         self.subscriber: Subscriber | None = None
@@ -57,7 +56,6 @@ class Bridge:
         """Connect and subscribe; returns once the broker has accepted the session."""
         self.subscriber = Subscriber(self.url, self.client_id, TOPICS, self._received)
         self.subscriber.start(timeout)
-        self.connected = self.subscriber.connected
         return self
 
     def _take(self) -> list[Message]:

@@ -258,6 +258,8 @@ class Subscriber:
                 if not self._stopping.is_set():
                     log.warning("lost the MQTT broker at %s (%s); reconnecting in %.0f s",
                                 self.url, error, delay)
+            except Exception:  # a bug must not end the subscription for good
+                log.exception("MQTT subscriber failed; reconnecting in %.0f s", delay)
             finally:
                 self._close()
             if self._stopping.wait(delay):
