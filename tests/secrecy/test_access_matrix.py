@@ -156,6 +156,15 @@ WEB: dict[str, Row] = {
     "telecare:resolve": Row("POST", _obj("telecare/alerts", "alert", "resolve/"),
                             roles("operator"), lambda t, own: {"outcome": "false_alarm"}),
     "telecare:installation": Row("GET", _obj("telecare/installations", "installation"), HOME),
+    # Both homes are equipped already: the own side answers 409 with a link to it.
+    "telecare:equip": Row("GET", lambda t, own: "/telecare/installations/new/?household="
+                          f"{t('household', own).pk}", HOME),
+    "telecare:edit": Row("POST", _obj("telecare/installations", "installation", "edit/"), HOME,
+                         lambda t, own: {"active": "on", "devices-TOTAL_FORMS": "1",
+                                         "devices-INITIAL_FORMS": "0",
+                                         "devices-0-code": "door", "devices-0-kind": "door",
+                                         "contacts-TOTAL_FORMS": "0",
+                                         "contacts-INITIAL_FORMS": "0"}),
     "secrecy:audit": Row("GET", _const("/audit/"), roles("dpo")),
     "secrecy:persons": Row("GET", _const("/dpo/persons/?q=Lefevre"), roles("dpo")),
     "secrecy:person_export": Row("GET", _obj("dpo/persons", "person", "export/"), roles("dpo")),

@@ -188,6 +188,30 @@ def test_thresholds_edited_meanwhile_are_picked_up_by_a_running_engine(home: Any
     assert engine.homes[home.pk].limits.cold_below == 18.5
 
 
+def test_equipment_changed_meanwhile_is_picked_up_by_a_running_engine(
+        world: Any, home: Any) -> None:
+    """Names swapped between two devices, a device added, a home switched off: the running
+    engine follows after its periodic refresh, without a restart."""
+    engine = Engine()
+    other = make_home(world, "maison-b")
+    motion, door = home.devices.get(code="motion"), home.devices.get(code="door")
+    motion.friendly_name, door.friendly_name = "tmp", "salon_mouvement"
+    motion.save()
+    door.save()
+    motion.friendly_name = "porte_entree"
+    motion.save()
+    home.devices.create(code="smoke2", kind="smoke", label="smoke2")
+    home.save()  # the equipment page saves the home with its devices
+    other.active = False
+    other.save()
+    engine.refresh()
+    feed(engine, ("zigbee2mqtt/salon_mouvement", {"contact": False}),
+         ("entraide/maison-a/smoke2", {"smoke": True}),
+         ("entraide/maison-b/smoke", {"smoke": True}))
+    assert door.readings.exists() and not motion.readings.exists()
+    assert [(a.installation_id, a.cause) for a in Alert.objects.all()] == [(home.pk, "smoke")]
+
+
 def test_a_batch_retried_after_a_database_error_is_not_taken_for_a_flood(
         home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = Engine()

@@ -238,6 +238,15 @@ def can_see_installation(user: User, installation: Installation) -> bool:
     return user.role in FILE_ROLES and can_identify_household(user, installation.household)
 
 
+def can_equip(user: User, household: Household) -> bool:
+    """Who may equip a home with telecare and keep its devices and contacts up to date:
+    operators in scope, and the household's own workers — those its case files are
+    assigned to, and the leads of their territory — not every agent who may identify it."""
+    if can_monitor(user):
+        return user.territory_id in (None, household.territory_id)
+    return readable_case_files(user).filter(household_id=household.pk).exists()
+
+
 # --- guarded access ----------------------------------------------------------------------
 
 def active_emergency_access(user: User, case_file_id: int) -> EmergencyAccess | None:
@@ -313,6 +322,23 @@ def guard_installation(actor: Actor, installation_id: int, *, operate: bool = Fa
         raise _refuse(actor, "telecare_installation", installation.pk, installation.household_id,
                       _("You do not monitor this home."))
     return installation
+
+
+def guard_equipment(actor: Actor, household_id: int, installation_id: int | None = None
+                    ) -> Household:
+    """Return the household if the actor may equip its home with telecare (or change its
+    installation `installation_id`); record and raise otherwise."""
+    from entraide.people.models import Household
+
+    try:
+        household = Household.objects.select_related("territory").get(pk=household_id)
+    except Household.DoesNotExist:
+        raise Http404(_("No household with this number.")) from None
+    if not can_equip(actor.user, household):
+        raise _refuse(actor, "telecare_installation", installation_id, household.pk,
+                      _("Only the monitoring centre and the social workers who follow this "
+                        "household may set up or change its telecare."))
+    return household
 
 
 def guard_role(actor: Actor, allowed: bool, what: str) -> None:

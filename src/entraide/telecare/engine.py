@@ -130,11 +130,25 @@ class Engine:
         self.missing.clear()
 
     def refresh(self) -> None:
-        """Read again the thresholds of the homes edited since the last look (in the admin);
-        cheaper than `reload`, which reads every device (1.6 s for 10,000 homes)."""
+        """Read again the homes edited since the last look (thresholds in the admin; devices,
+        names and switching off on the equipment page): cheaper than `reload`, which reads
+        every device (1.6 s for 10,000 homes). What the stream taught about a device that
+        stays (flood bucket, last values) is kept."""
         since, self.refreshed_at = self.refreshed_at, timezone.now()
-        self._load_homes(Installation.objects.filter(active=True, updated_at__gte=since,
-                                                     **self.only))
+        edited = dict(Installation.objects.filter(updated_at__gte=since, **self.only)
+                      .values_list("pk", "active"))
+        if not edited:
+            return
+        known = {state.id: state for state in self.devices.values()}
+        self.devices = {key: state for key, state in self.devices.items()
+                        if state.installation_id not in edited}
+        for pk, active in edited.items():
+            if not active:
+                self.homes.pop(pk, None)
+        self._load_homes(Installation.objects.filter(pk__in=edited, active=True))
+        self._load_devices(Device.objects.filter(installation_id__in=edited,
+                                                 installation__active=True), known)
+        self.missing.clear()
 
     def _load_homes(self, installations: QuerySet[Installation]) -> None:
         for installation in installations:
@@ -148,14 +162,19 @@ class Engine:
                 home.limits = thresholds(installation)
                 home.profile = list(installation.profile)
 
-    def _load_devices(self, devices: QuerySet[Device]) -> None:
-        known = {state.id: state for state in self.devices.values()}
+    def _load_devices(self, devices: QuerySet[Device],
+                      known: dict[int, DeviceState] | None = None) -> None:
+        if known is None:
+            known = {state.id: state for state in self.devices.values()}
         for row in devices.values("id", "installation_id", "installation__code", "code", "kind",
                                   "friendly_name", "last_seen_at", "battery"):
-            state = known.get(row["id"]) or DeviceState(
-                row["id"], row["installation_id"], row["kind"], row["code"],
-                tokens=self.flood_burst, last_seen=row["last_seen_at"],
-                battery=row["battery"])
+            state = known.get(row["id"])
+            if state is None:
+                state = DeviceState(row["id"], row["installation_id"], row["kind"], row["code"],
+                                    tokens=self.flood_burst, last_seen=row["last_seen_at"],
+                                    battery=row["battery"])
+            else:
+                state.kind, state.code = row["kind"], row["code"]
             self.devices[("e", f"{row['installation__code']}/{row['code']}")] = state
             if row["friendly_name"]:
                 self.devices[("z", row["friendly_name"])] = state

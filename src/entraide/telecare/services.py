@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from entraide.cases import services as cases
 from entraide.people.models import Household, Person
+from entraide.people.services import members_of
 from entraide.secrecy import policy
 from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
@@ -374,6 +375,187 @@ def create_installation(household: Household, resident: Person, *, code: str | N
                 phone=phone, notify_url=url)
         for i, (name, relation, phone, url) in enumerate(contacts, start=1))
     return installation
+
+
+@dataclass(frozen=True)
+class DeviceLine:
+    """A device as an agent lists it; `pk` names one already in the home, to change."""
+
+    code: str
+    kind: str
+    friendly_name: str | None = None
+    pk: int | None = None
+
+
+@dataclass(frozen=True)
+class ContactLine:
+    """A contact as an agent lists it; `pk` names one already in the home, to change."""
+
+    name: str
+    relation: str
+    phone: str = ""
+    notify_url: str = ""
+    pk: int | None = None
+
+
+class AlreadyEquipped(ValueError):
+    """The household's home already has an active installation: change it, do not add one."""
+
+    def __init__(self, installation: Installation):
+        super().__init__(_("This home is already equipped with telecare (home %(code)s).")
+                         % {"code": installation.code})
+        self.installation = installation
+
+
+def _taken() -> ValueError:
+    # Another agent took the code or name between the form's check and the save.
+    return ValueError(_("A code or Zigbee2MQTT name was taken meanwhile; check them and "
+                        "save again."))
+
+
+@dataclass
+class Equipping:
+    household: Household
+    members: list[Person]
+    current: Installation | None
+
+
+def _active_installation(household: Household) -> Installation | None:
+    return household.telecare_installations.filter(active=True).order_by("-pk").first()
+
+
+def equipping(actor: Actor, household_id: int) -> Equipping:
+    """Who may become the resident of a household's home, and its active installation if
+    it has one, for an agent about to equip it (read audited)."""
+    household = policy.guard_equipment(actor, household_id)
+    policy.record(actor, AuditAction.READ, "household", household.pk, household.pk,
+                  detail="telecare equipment")
+    return Equipping(household, members_of(household), _active_installation(household))
+
+
+@policy.atomic
+def equip(actor: Actor, household_id: int, resident_id: int, *, code: str | None = None,
+          devices: Sequence[DeviceLine] = (), contacts: Sequence[ContactLine] = ()
+          ) -> Installation:
+    """Equip a household's home with telecare: its devices, and its contacts in calling
+    order (audited); refused if the home already has an active installation."""
+    household = policy.guard_equipment(actor, household_id)
+    # Locked, so that two agents equipping the same home at once do not both succeed.
+    Household.objects.select_for_update().filter(pk=household.pk).first()
+    current = _active_installation(household)
+    if current is not None:
+        raise AlreadyEquipped(current)
+    resident = next((p for p in members_of(household) if p.pk == resident_id), None)
+    if resident is None:
+        raise ValueError(_("Choose the resident among the members of the household."))
+    try:
+        installation = create_installation(
+            household, resident, code=code,
+            devices=[(d.code, d.kind, d.friendly_name) for d in devices],
+            contacts=[(c.name, c.relation, c.phone, c.notify_url) for c in contacts])
+    except IntegrityError:
+        raise _taken() from None
+    policy.record(actor, AuditAction.CREATE, "telecare_installation", installation.pk,
+                  household.pk, detail=f"devices +{len(devices)}; contacts +{len(contacts)}")
+    return installation
+
+
+@dataclass
+class Equipment:
+    installation: Installation
+    devices: list[Device]
+    contacts: list[Contact]
+
+
+def equipment(actor: Actor, installation_id: int) -> Equipment:
+    """A home's devices and contacts, for an agent who may change them (read audited)."""
+    installation = policy.guard_installation(actor, installation_id)
+    policy.guard_equipment(actor, installation.household_id, installation.pk)
+    policy.record(actor, AuditAction.READ, "telecare_installation", installation.pk,
+                  installation.household_id, detail="equipment")
+    return Equipment(installation, list(installation.devices.all()),
+                     list(installation.contacts.all()))
+
+
+@policy.atomic
+def update_equipment(actor: Actor, installation_id: int, *, active: bool,
+                     devices: Sequence[DeviceLine], contacts: Sequence[ContactLine]
+                     ) -> Installation:
+    """Make a home's devices and contacts those listed, contacts called in the order listed:
+    lines with a `pk` change that one, lines without are added, and what is not listed is
+    removed (a device with its readings). Audited."""
+    installation = policy.guard_installation(actor, installation_id)
+    policy.guard_equipment(actor, installation.household_id, installation.pk)
+    installation = Installation.objects.select_for_update().get(pk=installation.pk)
+    try:
+        devices_changed = _replace_devices(installation, devices)
+        contacts_changed = _replace_contacts(installation, contacts)
+    except IntegrityError:
+        raise _taken() from None
+    installation.active = active
+    installation.save(update_fields=["active", "updated_at"])
+    policy.record(actor, AuditAction.UPDATE, "telecare_installation", installation.pk,
+                  installation.household_id,
+                  detail=f"devices {devices_changed}; contacts {contacts_changed}; "
+                         f"{'active' if active else 'inactive'}")
+    return installation
+
+
+def _check_listed(existing: dict[int, Any], lines: Sequence[DeviceLine | ContactLine],
+                  message: str) -> set[int]:
+    listed = {line.pk for line in lines if line.pk is not None}
+    if listed - set(existing):  # removed by someone else since the form was shown
+        raise ValueError(message)
+    return listed
+
+
+def _replace_devices(installation: Installation, lines: Sequence[DeviceLine]) -> str:
+    existing = {d.pk: d for d in installation.devices.all()}
+    listed = _check_listed(existing, lines, _(
+        "A device listed is no longer in this home; reload the page."))
+    gone = set(existing) - listed
+    Device.objects.filter(pk__in=gone).delete()
+    changed = []
+    for line in lines:
+        device = existing.get(line.pk) if line.pk is not None else None
+        if device is None or (device.code, device.kind, device.friendly_name) == (
+                line.code, line.kind, line.friendly_name):
+            continue
+        if device.label == device.code:
+            device.label = line.code
+        device.code, device.kind, device.friendly_name = line.code, line.kind, line.friendly_name
+        changed.append(device)
+    # A name may move from one device of the home to another: free them before giving them.
+    Device.objects.filter(pk__in=[d.pk for d in changed]).update(friendly_name=None)
+    for device in changed:
+        device.save(update_fields=["code", "kind", "friendly_name", "label"])
+    new = Device.objects.bulk_create(
+        Device(installation=installation, code=line.code, kind=line.kind,
+               friendly_name=line.friendly_name, label=line.code)
+        for line in lines if line.pk is None)
+    return f"+{len(new)} ~{len(changed)} -{len(gone)}"
+
+
+def _replace_contacts(installation: Installation, lines: Sequence[ContactLine]) -> str:
+    existing = {c.pk: c for c in installation.contacts.all()}
+    listed = _check_listed(existing, lines, _(
+        "A contact listed is no longer in this home; reload the page."))
+    gone = set(existing) - listed
+    Contact.objects.filter(pk__in=gone).delete()
+    added = changed = 0
+    for position, line in enumerate(lines, start=1):
+        values = {"position": position, "name": line.name, "relation": line.relation,
+                  "phone": line.phone, "notify_url": line.notify_url}
+        contact = existing.get(line.pk) if line.pk is not None else None
+        if contact is None:
+            Contact.objects.create(installation=installation, **values)
+            added += 1
+        elif any(getattr(contact, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(contact, k, v)
+            contact.save()
+            changed += 1
+    return f"+{added} ~{changed} -{len(gone)}"
 
 
 def learn_profile(installation_id: int, now: dt.datetime, days: int = 28) -> list[int]:

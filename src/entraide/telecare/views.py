@@ -1,4 +1,5 @@
-"""Web pages of telecare: the operator's console, its live stream, alerts and homes."""
+"""Web pages of telecare: the operator's console, its live stream, alerts, and homes: their
+readings, and the forms that equip them and keep their devices and contacts up to date."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import close_old_connections, connection
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from entraide.secrecy import policy
 from entraide.secrecy.policy import Actor
 
-from . import services
+from . import forms, services
 from .models import Alert, Outcome, Severity
 from .payloads import REASONS
 
@@ -295,4 +296,89 @@ def installation(request: HttpRequest, installation_id: int) -> HttpResponse:
     return render(request, "telecare/installation.html", {
         "view": view, "home": view.installation, "chart": chart(view, now),
         "years": years_old(view.installation.resident.birth_date, timezone.localdate(now)),
+        "may_equip": policy.can_equip(request.user,  # type: ignore[arg-type]
+                                      view.installation.household),
     })
+
+
+# --- equipping a home ------------------------------------------------------------------------
+
+def _with_a_row_more(request: HttpRequest) -> QueryDict | None:
+    """The submitted form with one more blank row of devices or contacts, when that is what
+    was asked for ("+ Another device"), to be shown again rather than saved; else None."""
+    prefix = request.POST.get("add")
+    if request.method != "POST" or prefix not in ("devices", "contacts"):
+        return None
+    data = request.POST.copy()
+    total = data.get(f"{prefix}-TOTAL_FORMS", "")
+    data[f"{prefix}-TOTAL_FORMS"] = str(int(total) + 1 if total.isdigit() else 1)
+    return data
+
+
+def _all_valid(*checked: Any) -> bool:
+    return all([form.is_valid() for form in checked])  # every one checked: all errors shown
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def equip(request: HttpRequest) -> HttpResponse:
+    """Equip a household's home with telecare: the resident, the devices, the contacts."""
+    actor = _actor(request)
+    household_id = request.GET.get("household", "")
+    if not household_id.isdigit():
+        raise Http404(_("No household with this number."))
+    found = services.equipping(actor, int(household_id))
+    if found.current is not None:
+        return render(request, "telecare/equip.html",
+                      {"household": found.household, "current": found.current}, status=409)
+    more = _with_a_row_more(request)
+    data = more or (request.POST if request.method == "POST" else None)
+    form = forms.EquipForm(data, members=found.members)
+    devices = forms.device_formset(data, extra=3)
+    contacts = forms.contact_formset(data, extra=2)
+    error = ""
+    if more is None and data is not None and _all_valid(form, devices, contacts):
+        try:
+            home = services.equip(actor, found.household.pk, form.cleaned_data["resident"],
+                                  code=form.cleaned_data["code"], devices=devices.lines(),
+                                  contacts=contacts.lines())
+        except services.AlreadyEquipped as equipped:
+            return render(request, "telecare/equip.html",
+                          {"household": found.household, "current": equipped.installation},
+                          status=409)
+        except ValueError as wrong:
+            error = str(wrong)
+        else:
+            messages.success(request, _("The home is equipped with telecare."))
+            return redirect("telecare:installation", home.pk)
+    return render(request, "telecare/equip.html", {
+        "household": found.household, "form": form, "devices": devices, "contacts": contacts,
+        "error": error,
+    }, status=400 if more is None and data is not None else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, installation_id: int) -> HttpResponse:
+    """Change a home's devices and contacts (add, change, remove, reorder), or stop it."""
+    actor = _actor(request)
+    found = services.equipment(actor, installation_id)
+    more = _with_a_row_more(request)
+    data = more or (request.POST if request.method == "POST" else None)
+    form = forms.EditForm(data, initial={"active": found.installation.active})
+    devices = forms.device_formset(data, found.devices)
+    contacts = forms.contact_formset(data, found.contacts)
+    error = ""
+    if more is None and data is not None and _all_valid(form, devices, contacts):
+        try:
+            services.update_equipment(actor, installation_id, active=form.cleaned_data["active"],
+                                      devices=devices.lines(), contacts=contacts.lines())
+        except ValueError as wrong:
+            error = str(wrong)
+        else:
+            messages.success(request, _("Devices and contacts saved."))
+            return redirect("telecare:installation", installation_id)
+    return render(request, "telecare/equip.html", {
+        "home": found.installation, "household": found.installation.household, "form": form,
+        "devices": devices, "contacts": contacts, "error": error,
+    }, status=400 if more is None and data is not None else 200)
