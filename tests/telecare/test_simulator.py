@@ -7,6 +7,7 @@ import io
 import json
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ from entraide.telecare.models import Alert, Device, Installation, Reading
 from entraide.telecare.simulator import (
     Event,
     Home,
+    Incident,
     Live,
     Publisher,
     backfill,
@@ -173,6 +175,21 @@ def test_live_play_continues_the_history_and_follows_an_injected_incident(home: 
     expected = [(t, p) for at, t, p in events(changed, incident.at, live.now(),
                                                 home_rng(5, simulated))]
     assert sent.messages[:len(expected)] == expected and len(expected) > 30
+
+
+@pytest.mark.parametrize("kind", ["fire", "cold"])
+def test_the_first_live_incident_can_be_chosen(home: Any, kind: str) -> None:
+    """`make demo` starts with a fire, so that the console shows life at once."""
+    live = Live(_Sent(), [Home.of(home)], seed=5, start=START)  # type: ignore[arg-type]
+    stop, seen = threading.Event(), []
+
+    def on_incident(changed: Home, incident: Incident) -> None:
+        seen.append(incident.kind)
+        if len(seen) == 2:
+            stop.set()
+
+    live.run(stop, random.Random(1), incident_every=0.05, on_incident=on_incident, first=kind)
+    assert seen[0] == kind and len(seen) == 2
 
 
 def test_seed_homes_prefers_elderly_people_living_alone_and_is_idempotent(world: Any) -> None:

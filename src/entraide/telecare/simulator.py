@@ -483,12 +483,12 @@ class Live:
             heapq.heappush(self.next, (at, next(self.order), code, self.versions[code],
                                        topic, payload))
 
-    def inject(self, rng: random.Random) -> tuple[Home, Incident]:
-        """An incident of a random kind, now, in a random home where nothing happened yet
-        (in any home once every one has had its own)."""
+    def inject(self, rng: random.Random, kind: str | None = None) -> tuple[Home, Incident]:
+        """An incident of this kind (else a random one), now, in a random home where nothing
+        happened yet (in any home once every one has had its own)."""
         quiet = [home for home in self.homes.values() if not home.incidents]
         home = rng.choice(quiet or list(self.homes.values()))
-        kind = rng.choice(list(INCIDENTS))
+        kind = kind or rng.choice(list(INCIDENTS))
         device = rng.choice(home.sensors).code if kind == "dead_battery" else ""
         now = self.now()
         home = home.with_incident(kind, now, device)
@@ -509,13 +509,15 @@ class Live:
 
     def run(self, stop: threading.Event, rng: random.Random,
             incident_every: float = 0,
-            on_incident: Callable[[Home, Incident], None] | None = None) -> None:
+            on_incident: Callable[[Home, Incident], None] | None = None,
+            first: str | None = None) -> None:
         """Play until `stop` is set, injecting an incident every `incident_every` real
-        seconds (never when 0)."""
-        due = time.monotonic() + incident_every
+        seconds (never when 0); the `first` kind, if given, within a minute."""
+        due = time.monotonic() + (min(60, incident_every) if first else incident_every)
         while not stop.is_set():
             if incident_every and time.monotonic() >= due:
-                home, incident = self.inject(rng)
+                home, incident = self.inject(rng, first)
+                first = None
                 if on_incident is not None:
                     on_incident(home, incident)
                 due += incident_every

@@ -82,7 +82,8 @@ class Command(BaseCommand):
             self._start("homes", "simulate", "homes", "--homes", str(options["homes"]),
                         "--mqtt-url", url, "--backfill-days", f"{options['backfill_days']:g}",
                         "--incidents-every", f"{options['incidents_every']:g}",
-                        "--seed", str(SEED))
+                        # A fire first, within a minute: the console shows life at once.
+                        "--first-incident", "fire", "--seed", str(SEED))
             self._start("web", "runserver", options["host"], "--noreload", "--insecure")
             self._welcome(options)
             while not stop.wait(0.5):

@@ -33,6 +33,9 @@ class Command(BaseCommand):
         homes.add_argument("--incidents-every", type=float, default=10, metavar="MINUTES",
                            help="An incident in a random home every so many real minutes "
                                 "(10; 0 for none).")
+        homes.add_argument("--first-incident", choices=sorted(simulator.INCIDENTS),
+                           help="Kind of the first incident, injected within a minute of "
+                                "going live (then random kinds).")
         homes.add_argument("--seed", type=int, default=42,
                            help="Random seed: the same seed gives the same lives.")
         homes.add_argument("--once", action="store_true",
@@ -72,7 +75,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Live at {options['speed']:g}× real time; an incident every "
                               f"{options['incidents_every']:g} min. Ctrl-C stops.")
             Live(publisher, homes, options["seed"], end, options["speed"]).run(
-                stop, rng, options["incidents_every"] * 60, self._incident)
+                stop, rng, options["incidents_every"] * 60, self._incident,
+                first=options["first_incident"])
         finally:
             publisher.stop()
 
