@@ -220,7 +220,7 @@ class Chart:
     """The last hours of a home drawn in SVG user units: temperature line, event ticks."""
 
     width: int = 760
-    left: int = 44
+    left: int = 84  # room for the row labels ("mouvement")
     right: int = 748
     top: int = 12
     bottom: int = 172
