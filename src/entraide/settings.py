@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "entraide.people",
     "entraide.cases",
     "entraide.telecare",
+    "entraide.screening",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,9 @@ ENTRAIDE_TRUST_X_REAL_IP = os.environ.get("ENTRAIDE_TRUST_X_REAL_IP", "0") == "1
 
 # Telecare: the broker the bridge listens to (default: the embedded one, not Mosquitto's 1883).
 ENTRAIDE_EMBEDDED_MQTT_PORT = int(os.environ.get("ENTRAIDE_EMBEDDED_MQTT_PORT", "18830"))
+# Blind-spot screening: feed values (Parquet, pseudonymous) and models live here.
+ENTRAIDE_SCREENING_DIR = Path(os.environ.get("ENTRAIDE_SCREENING_DIR", DATA_DIR / "screening"))
+
 MQTT_URL = os.environ.get("MQTT_URL", f"mqtt://127.0.0.1:{ENTRAIDE_EMBEDDED_MQTT_PORT}")
 ENTRAIDE_TELECARE_FLOOD_RATE = float(os.environ.get("ENTRAIDE_TELECARE_FLOOD_RATE", "1"))
 ENTRAIDE_TELECARE_FLOOD_BURST = float(os.environ.get("ENTRAIDE_TELECARE_FLOOD_BURST", "60"))
