@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("entraide.secrecy.urls")),
     path("", include("entraide.org.urls")),
     path("", include("entraide.telecare.urls")),
+    path("", include("entraide.screening.urls")),
 ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from entraide.api import api
 from entraide.cases import services as cases
 from entraide.org.models import ApiToken
+from entraide.screening.models import Lead, ScreeningRun
 from entraide.telecare import services as telecare
 from entraide.telecare.engine import Engine, Message
 
@@ -66,6 +67,12 @@ def _targets(world: Any) -> Targets:
         t.objects[("installation", own)] = telecare.create_installation(
             case_file.household, t("person", own), code=f"home-{'a' if own else 'b'}",
             devices=[("smoke", "smoke", None)])
+    run = ScreeningRun.objects.create(households=2, leads=2)
+    for own, case_file in ((True, world.file_a), (False, world.file_b)):
+        t.objects[("lead", own)] = Lead.objects.create(
+            run=run, household=case_file.household, territory=case_file.household.territory,
+            team=case_file.team, score=12, scorecard=12,
+            explanation=[{"indicator": "energie.coupure", "label": "Coupure", "value": 1}])
     now = timezone.now()
     Engine().process([Message(f"entraide/home-{side}/smoke", b'{"smoke": true}', now)
                       for side in "ab"])
@@ -165,6 +172,12 @@ WEB: dict[str, Row] = {
                                          "devices-0-code": "door", "devices-0-kind": "door",
                                          "contacts-TOTAL_FORMS": "0",
                                          "contacts-INITIAL_FORMS": "0"}),
+    # Leads name households nobody follows yet: only the team sent to see them.
+    "screening:leads": Row("GET", _const("/screening/?status=all"), roles("worker", "lead")),
+    "screening:lead": Row("POST", _obj("screening/leads", "lead"), FILE,
+                          lambda t, own: {"outcome": "not_in_need"}),
+    "screening:runs": Row("GET", _const("/screening/runs/"), roles("lead", "manager", "dpo")),
+    "screening:scorecard": Row("POST", _const("/screening/scorecard/"), roles("lead")),
     "secrecy:audit": Row("GET", _const("/audit/"), roles("dpo")),
     "secrecy:persons": Row("GET", _const("/dpo/persons/?q=Lefevre"), roles("dpo")),
     "secrecy:person_export": Row("GET", _obj("dpo/persons", "person", "export/"), roles("dpo")),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from entraide.cases.models import CaseFile
     from entraide.org.models import User
     from entraide.people.models import Household
+    from entraide.screening.models import Lead
     from entraide.telecare.models import Installation
 
 P = ParamSpec("P")
@@ -247,6 +248,26 @@ def can_equip(user: User, household: Household) -> bool:
     return readable_case_files(user).filter(household_id=household.pk).exists()
 
 
+def lead_scope(user: User) -> Q:
+    """The screening leads an agent may see, as a filter on Lead: those sent to their team,
+    or, for a team lead, to any team of their territory. Leads name households nobody
+    follows yet: only the people who are to go and see them have need-to-know."""
+    if user.role == Role.SOCIAL_WORKER and user.team_id is not None:
+        return Q(team_id=user.team_id)
+    if user.role == Role.TEAM_LEAD and user.territory_id is not None:
+        return Q(territory_id=user.territory_id)
+    return Q(pk__in=[])
+
+
+def can_see_screening_runs(user: User) -> bool:
+    """Runs, their evaluation and bias report: figures without names."""
+    return user.role in (Role.TEAM_LEAD, Role.MANAGER, Role.DPO)
+
+
+def can_edit_scorecard(user: User) -> bool:
+    return user.role == Role.TEAM_LEAD
+
+
 # --- guarded access ----------------------------------------------------------------------
 
 def active_emergency_access(user: User, case_file_id: int) -> EmergencyAccess | None:
@@ -339,6 +360,23 @@ def guard_equipment(actor: Actor, household_id: int, installation_id: int | None
                       _("Only the monitoring centre and the social workers who follow this "
                         "household may set up or change its telecare."))
     return household
+
+
+def guard_lead(actor: Actor, lead_id: int, *, for_update: bool = False) -> Lead:
+    """Return the lead if the actor may see it; record and raise otherwise."""
+    from entraide.screening.models import Lead
+
+    leads = Lead.objects.select_related("household", "territory", "team", "run")
+    if for_update:
+        leads = leads.select_for_update(of=("self",))
+    try:
+        lead = leads.get(pk=lead_id)
+    except Lead.DoesNotExist:
+        raise Http404(_("No lead with this number.")) from None
+    if not Lead.objects.filter(lead_scope(actor.user), pk=lead.pk).exists():
+        raise _refuse(actor, "screening_lead", lead.pk, lead.household_id,
+                      _("This lead was sent to another team."))
+    return lead
 
 
 def guard_role(actor: Actor, allowed: bool, what: str) -> None:

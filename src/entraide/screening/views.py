@@ -1,0 +1,90 @@
+"""Web pages of screening: a team's leads, one lead and its outcome, the runs' figures, the
+scorecard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from entraide.secrecy import policy
+from entraide.secrecy.policy import Actor
+
+from . import leads as service
+from .models import Outcome
+
+
+@login_required
+@require_GET
+def lead_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", service.Status.TO_SEE)
+    if status not in (service.Status.TO_SEE, service.Status.DONE, service.Status.ALL):
+        status = service.Status.TO_SEE
+    page = request.GET.get("page", "1")
+    found = service.leads_for(Actor.from_request(request), status,
+                              int(page) if page.isdigit() else 1)
+    return render(request, "screening/leads.html", {"found": found})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead(request: HttpRequest, lead_id: int) -> HttpResponse:
+    actor = Actor.from_request(request)
+    if request.method == "POST":
+        try:
+            service.record_outcome(actor, lead_id, request.POST.get("outcome", ""))
+        except ValueError as wrong:
+            messages.error(request, str(wrong))
+        else:
+            messages.success(request, _("Outcome recorded. Thank you: it also teaches the "
+                                        "next screening."))
+            return redirect("screening:leads")
+    view = service.lead_view(actor, lead_id)
+    return render(request, "screening/lead.html", {"view": view, "outcomes": Outcome.choices})
+
+
+@login_required
+@require_GET
+def runs(request: HttpRequest) -> HttpResponse:
+    rows = []
+    for run in service.runs(Actor.from_request(request)):
+        counts = service.outcome_counts(run)
+        rows.append((run, [(label, counts[value]) for value, label in Outcome.choices],
+                     counts[""]))
+    return render(request, "screening/runs.html", {"rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scorecard(request: HttpRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
+    indicators = service.scorecard(actor)
+    if request.method == "POST":
+        changes = {}
+        errors = []
+        for indicator in indicators:
+            prefix = f"i{indicator.pk}-"
+            if prefix + "points" not in request.POST:
+                continue
+            try:
+                changes[indicator.pk] = {
+                    "points": int(request.POST[prefix + "points"]),
+                    "threshold": float(request.POST[prefix + "threshold"].replace(",", ".")),
+                    "explanation": request.POST.get(prefix + "explanation", "")}
+            except ValueError:
+                errors.append(indicator.label)
+        if errors:
+            messages.error(request, _("Points must be whole numbers and thresholds numbers: "
+                                      "%(labels)s.") % {"labels": ", ".join(errors)})
+        else:
+            changed = service.update_scorecard(actor, changes)
+            messages.success(request, _("Scorecard saved (%(n)d indicators changed). It "
+                                        "applies from the next run.") % {"n": changed})
+            return redirect("screening:scorecard")
+    return render(request, "screening/scorecard.html", {
+        "indicators": indicators,
+        "editable": policy.can_edit_scorecard(request.user),  # type: ignore[arg-type]
+    })
