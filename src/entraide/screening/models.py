@@ -90,6 +90,10 @@ class Import(models.Model):
     rows_read = models.PositiveIntegerField(default=0)
     rows_kept = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
+    rows_unlinked = models.PositiveIntegerField(
+        default=0, help_text="Kept lines whose key matches no household yet.")
+    ignored_columns = models.JSONField(default=list, blank=True,
+                                       help_text="Columns of the file that nothing reads.")
     unchanged = models.BooleanField(default=False, help_text="The same data was there already.")
     error = models.TextField(blank=True, help_text="Why the whole file was refused, if it was.")
 

@@ -2,11 +2,105 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+
+import pyarrow as pa
+from django.db.models import F
+
+from entraide.cases.models import CaseFile, CaseStatus
+from entraide.people.models import Household, Membership, Person, Relationship
+
 from . import feeds
-from .models import Source
+from .models import LinkKey, Source
 
 
 def purge() -> dict[str, list[str]]:
     """Delete every source's feed months past its retention; returns them by source."""
     return {source.code: feeds.purge(source.code, source.retention_days)
             for source in Source.objects.all()}
+
+
+AGE_BANDS = ("under_30", "30_44", "45_59", "60_74", "75_plus", "unknown")
+HOUSEHOLD_TYPES = ("alone", "couple", "family", "single_parent", "other")
+
+
+def _age_band(oldest: dt.date | None, today: dt.date) -> str:
+    if oldest is None:
+        return "unknown"
+    age = today.year - oldest.year - ((today.month, today.day) < (oldest.month, oldest.day))
+    for limit, band in ((30, "under_30"), (45, "30_44"), (60, "45_59"), (75, "60_74")):
+        if age < limit:
+            return band
+    return "75_plus"
+
+
+def _household_type(members: int, relationships: set[str]) -> str:
+    has_partner = Relationship.SPOUSE in relationships
+    has_child = Relationship.CHILD in relationships
+    if members <= 1:
+        return "alone"
+    if has_partner:
+        return "family" if has_child else "couple"
+    return "single_parent" if has_child else "other"
+
+
+def population(today: dt.date | None = None) -> pa.Table:
+    """The households a screening scores, with what the bias report groups them by.
+
+    Columns: household_id, territory_id, age_band (of the oldest member), household_type,
+    open_case (a case file is open: the household is followed already) and team_id (the
+    team of its last case file, if any). No name, no address: the pipeline needs none.
+    """
+    today = today or dt.date.today()
+    households = Household.objects.filter(anonymised_at__isnull=True).order_by("pk")
+    ids, territories = [], []
+    for pk, territory_id in households.values_list("pk", "territory_id").iterator(2000):
+        ids.append(pk)
+        territories.append(territory_id)
+    persons = Person.objects.filter(household__isnull=False, merged_into__isnull=True,
+                                    erased_at__isnull=True)
+    members: dict[int, int] = defaultdict(int)
+    oldest: dict[int, dt.date] = {}
+    for household_id, birth_date in persons.values_list("household_id", "birth_date"
+                                                       ).iterator(2000):
+        members[household_id] += 1
+        if birth_date and (household_id not in oldest or birth_date < oldest[household_id]):
+            oldest[household_id] = birth_date
+    relationships: dict[int, set[str]] = defaultdict(set)
+    current = Membership.objects.filter(until__isnull=True, person__merged_into__isnull=True,
+                                        person__household_id=F("household_id"))
+    for household_id, relationship in current.values_list("household_id", "relationship"
+                                                          ).iterator(2000):
+        relationships[household_id].add(relationship)
+    open_case: set[int] = set()
+    last_team: dict[int, int] = {}
+    files = CaseFile.objects.order_by("household_id", "opened_at", "pk")
+    for household_id, status, team_id in files.values_list("household_id", "status", "team_id"
+                                                           ).iterator(2000):
+        last_team[household_id] = team_id
+        if status == CaseStatus.OPEN:
+            open_case.add(household_id)
+    return pa.table({
+        "household_id": pa.array(ids, pa.int64()),
+        "territory_id": pa.array(territories, pa.int64()),
+        "age_band": pa.array([_age_band(oldest.get(h), today) for h in ids], pa.string()),
+        "household_type": pa.array([_household_type(members[h], relationships[h]) for h in ids],
+                                   pa.string()),
+        "open_case": pa.array([h in open_case for h in ids], pa.bool_()),
+        "team_id": pa.array([last_team.get(h) for h in ids], pa.int64()),
+    })
+
+
+def link_keys() -> pa.Table:
+    """Every household's link digests (household_id, kind, digest), for the pipeline."""
+    rows = LinkKey.objects.filter(household__anonymised_at__isnull=True).order_by("pk")
+    ids, kinds, digests = [], [], []
+    for household_id, kind, digest in rows.values_list("household_id", "kind", "digest"
+                                                       ).iterator(5000):
+        ids.append(household_id)
+        kinds.append(kind)
+        digests.append(digest)
+    return pa.table({"household_id": pa.array(ids, pa.int64()),
+                     "kind": pa.array(kinds, pa.string()),
+                     "digest": pa.array(digests, pa.string())})
