@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,3 +72,28 @@ def test_files_digested_in_sql_meet_the_households_digested_in_python(
     kind, value = case
     got = DUCKDB.execute(f"SELECT {pseudonym.digest_sql(kind, '$v')}", {"v": value})
     assert got.fetchone() == (pseudonym.digest(kind, value),)
+
+
+@pytest.mark.django_db
+def test_purge_takes_old_months_and_the_features_kept_beside_old_runs() -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from entraide.screening import runs, services
+    from entraide.screening.models import ScreeningRun, Source
+
+    Source.objects.create(code="energie", name="Énergie", provider="EDF", key_kind="address",
+                          key_column="adresse", legal_basis="Convention", retention_days=365)
+    table = pa.table({"link": ["a"], "indicator": ["x"], "value": [1.0]})
+    for period in ("2025-09", "2026-10"):
+        feeds.write("energie", period, table)
+    old, recent = ScreeningRun.objects.create(), ScreeningRun.objects.create()
+    ScreeningRun.objects.filter(pk=old.pk).update(
+        started_at=dt.datetime(2025, 10, 1, tzinfo=dt.UTC))
+    for run in (old, recent):
+        runs.lead_features_path(run.pk).parent.mkdir(parents=True)
+        runs.lead_features_path(run.pk).write_bytes(b"features")
+    gone = services.purge(today=dt.date(2026, 11, 30))
+    assert gone == {"energie": ["2025-09"], "runs": [str(old.pk)]}
+    assert runs.lead_features_path(recent.pk).exists()

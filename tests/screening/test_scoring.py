@@ -264,8 +264,9 @@ def _call(*args: str) -> str:
     return out.getvalue()
 
 
-@pytest.mark.django_db
-def test_a_household_already_in_an_open_case_file_is_never_a_lead() -> None:
+def _eviction() -> list[Household]:
+    """Three households, the first followed in an open case file; the same eviction under
+    way, rent unpaid for months, for the first two."""
     followed, unknown, quiet = _households(3, followed=1)
     synth.register()
     for home in (followed, unknown, quiet):
@@ -273,14 +274,18 @@ def test_a_household_already_in_an_open_case_file_is_never_a_lead() -> None:
                                digest=pseudonym.digest(KeyKind.IDENTIFIER,
                                                        synth.synthetic_identifier(home.pk)))
     links = pa.array([k.digest for k in LinkKey.objects.order_by("household_id")])
-    # The same eviction under way, rent unpaid for months, for the first two households.
     values = np.zeros((3, 8))
     values[:2] = [6, 2700, 180, 1, 1, 1, 1, 0]
     chunk = synth.Chunk(np.array([h.pk for h in (followed, unknown, quiet)]),
                         np.array([True, True, False]), {END: {"logement": values}},
                         {END: {"logement": np.ones(3, bool)}})
     synth.write_feeds(chunk, {"identifier": links}, feeds.feeds_dir())
+    return [followed, unknown, quiet]
 
+
+@pytest.mark.django_db
+def test_a_household_already_in_an_open_case_file_is_never_a_lead() -> None:
+    followed, unknown, quiet = _eviction()
     screening = runs.run(system_actor(), as_of=AS_OF)
     assert list(screening.lead_set.values_list("household_id", flat=True)) == [unknown.pk]
     assert screening.evaluation["run"]["open_case"] == 1
@@ -289,6 +294,17 @@ def test_a_household_already_in_an_open_case_file_is_never_a_lead() -> None:
     assert lead.team == Team.objects.get(territory=unknown.territory)
     assert [r["indicator"] for r in lead.explanation][:2] == ["logement.assignation",
                                                               "logement.commandement_payer"]
+
+
+@pytest.mark.django_db
+def test_a_lead_waiting_for_its_visit_is_not_sent_again_until_it_is_made() -> None:
+    _, unknown, _ = _eviction()
+    first = runs.run(system_actor(), as_of=AS_OF)
+    again = runs.run(system_actor(), as_of=AS_OF)
+    assert (first.leads, again.leads, again.evaluation["run"]["waiting_lead"]) == (1, 0, 1)
+    first.lead_set.update(outcome=Outcome.UNREACHABLE, outcome_at=timezone.now())
+    third = runs.run(system_actor(), as_of=AS_OF)
+    assert list(third.lead_set.values_list("household_id", flat=True)) == [unknown.pk]
 
 
 @pytest.mark.django_db

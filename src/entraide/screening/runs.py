@@ -122,6 +122,11 @@ def run(actor: Actor, *, engine_name: str = "duckdb", model: str = "scorecard",
             raise RuntimeError("the pipeline did not return one row per household")
         score = np.nan_to_num(table[model].to_numpy(zero_copy_only=False).astype(np.float64))
         eligible = ~population["open_case"].to_numpy(zero_copy_only=False)
+        # A household whose earlier lead still waits for its visit is not sent twice.
+        waiting = np.isin(population["household_id"].to_numpy(zero_copy_only=False),
+                          np.fromiter(Lead.objects.filter(outcome="").values_list(
+                              "household_id", flat=True), dtype=np.int64))
+        eligible &= ~waiting
         teams = _teams(population)
         chosen = select(score, eligible, teams, threshold, leads_per_team)
         rows = pipeline.features(engine, scored, table["household_id"].take(
@@ -135,7 +140,10 @@ def run(actor: Actor, *, engine_name: str = "duckdb", model: str = "scorecard",
                 if leads_per_team else len(chosen))
     evaluation = {
         "run": {"as_of": as_of.isoformat(), "periods": scored.periods, "stale": scored.stale,
-                "eligible": int(eligible.sum()), "open_case": int((~eligible).sum()),
+                "eligible": int(eligible.sum()),
+                "open_case": int(population["open_case"].to_numpy(
+                    zero_copy_only=False).sum()),
+                "waiting_lead": int(waiting.sum()),
                 "reported": int(pc.sum(pc.greater(table["reported"], 0)).as_py() or 0),
                 "selection": {"threshold": threshold, "leads_per_team": leads_per_team},
                 "seconds": round(time.perf_counter() - clock, 2)},

@@ -12,13 +12,30 @@ from entraide.cases.models import CaseFile, CaseStatus
 from entraide.people.models import Household, Membership, Person, Relationship
 
 from . import feeds
-from .models import LinkKey, Source
+from .models import LinkKey, ScreeningRun, Source
 
 
-def purge() -> dict[str, list[str]]:
-    """Delete every source's feed months past its retention; returns them by source."""
-    return {source.code: feeds.purge(source.code, source.retention_days)
-            for source in Source.objects.all()}
+def purge(today: dt.date | None = None) -> dict[str, list[str]]:
+    """Delete every source's feed months past its retention, and the leads' features kept
+    beside runs older than the longest retention (they were read from those months);
+    returns what went, by source ("runs" for the runs' features)."""
+    from .runs import lead_features_path
+
+    today = today or dt.date.today()
+    sources = list(Source.objects.all())
+    gone = {source.code: feeds.purge(source.code, source.retention_days, today)
+            for source in sources}
+    longest = max((source.retention_days for source in sources), default=0)
+    cutoff = dt.datetime.combine(today - dt.timedelta(days=longest), dt.time(),
+                                 tzinfo=dt.UTC)
+    gone["runs"] = []
+    for run_id in ScreeningRun.objects.filter(started_at__lt=cutoff).values_list("pk",
+                                                                                flat=True):
+        path = lead_features_path(run_id)
+        if path.exists():
+            path.unlink()
+            gone["runs"].append(str(run_id))
+    return gone
 
 
 AGE_BANDS = ("under_30", "30_44", "45_59", "60_74", "75_plus", "unknown")
