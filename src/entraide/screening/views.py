@@ -3,18 +3,21 @@ scorecard."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from entraide.secrecy import policy
 from entraide.secrecy.policy import Actor
 
 from . import leads as service
-from .models import Outcome
+from .models import Outcome, ScreeningRun
 
 
 @login_required
@@ -46,14 +49,54 @@ def lead(request: HttpRequest, lead_id: int) -> HttpResponse:
     return render(request, "screening/lead.html", {"view": view, "outcomes": Outcome.choices})
 
 
+MODELS = {"scorecard": gettext_lazy("Scorecard"), "learned": gettext_lazy("Learned model"),
+          "random": gettext_lazy("At random")}
+DIMENSIONS = {"territory": gettext_lazy("Territory"), "age_band": gettext_lazy("Age band"),
+              "household_type": gettext_lazy("Household type")}
+GROUPS = {"under_30": gettext_lazy("under 30"), "30_44": gettext_lazy("30 to 44"),
+          "45_59": gettext_lazy("45 to 59"), "60_74": gettext_lazy("60 to 74"),
+          "75_plus": gettext_lazy("75 and over"), "unknown": gettext_lazy("unknown"),
+          "alone": gettext_lazy("alone"), "couple": gettext_lazy("couple"),
+          "family": gettext_lazy("family"), "single_parent": gettext_lazy("single parent"),
+          "other": gettext_lazy("other")}
+
+
+def _evaluations(run: ScreeningRun) -> list[dict[str, Any]]:
+    """Each evaluation of a run (against the synthetic truth, against recorded outcomes) as
+    a table: one row per model."""
+    tables = []
+    for origin in ("truth", "outcomes"):
+        report = run.evaluation.get(origin)
+        if not report or "k" not in report:
+            continue
+        tables.append({"origin": report.get("origin", origin), "k": report["k"],
+                       "households": report.get("households"),
+                       "rows": [(MODELS[name], report[name]) for name in MODELS
+                                if name in report]})
+    return tables
+
+
+def _bias(run: ScreeningRun) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """The bias report as one table per dimension, the whole population first."""
+    if not run.bias:
+        return []
+    tables = [(_("All households"), [(_("all"), run.bias.get("overall", {}))])]
+    for key, title in DIMENSIONS.items():
+        groups = run.bias.get(key, {})
+        tables.append((str(title), [(str(GROUPS.get(name, name)), cell)
+                                    for name, cell in sorted(groups.items())]))
+    return tables
+
+
 @login_required
 @require_GET
 def runs(request: HttpRequest) -> HttpResponse:
     rows = []
     for run in service.runs(Actor.from_request(request)):
         counts = service.outcome_counts(run)
-        rows.append((run, [(label, counts[value]) for value, label in Outcome.choices],
-                     counts[""]))
+        rows.append({"run": run, "to_see": counts[""],
+                     "outcomes": [(label, counts[value]) for value, label in Outcome.choices],
+                     "evaluations": _evaluations(run), "bias": _bias(run)})
     return render(request, "screening/runs.html", {"rows": rows})
 
 
