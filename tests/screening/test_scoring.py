@@ -308,6 +308,17 @@ def test_a_lead_waiting_for_its_visit_is_not_sent_again_until_it_is_made() -> No
 
 
 @pytest.mark.django_db
+def test_the_schedule_runs_when_due_and_not_before() -> None:
+    _eviction()
+    now = timezone.now()  # runs are stamped with the real time
+    first = runs.scheduled(system_actor(), now, every_days=60)
+    assert first is not None
+    assert runs.scheduled(system_actor(), now + dt.timedelta(days=59), every_days=60) is None
+    later = runs.scheduled(system_actor(), now + dt.timedelta(days=61), every_days=60)
+    assert later is not None and ScreeningRun.objects.count() == 2
+
+
+@pytest.mark.django_db
 def test_screening_run_end_to_end_creates_a_run_and_leads_with_explanations_and_bias(
         screening_dir: Path) -> None:
     homes = _households(400, followed=40)

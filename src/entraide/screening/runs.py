@@ -352,3 +352,24 @@ def train(seed: int = 0, as_of: dt.date | None = None) -> learning.Model:
     pq.write_table(pa.table({"household_id": ids}),
                    learning.models_dir() / f"{model.name}.households.parquet")
     return model
+
+
+def due(now: dt.datetime, every_days: float) -> bool:
+    """Whether a scheduled screening is due: none yet, or the last one began `every_days`
+    ago or more (Korea screens every two months; sources refresh about as often)."""
+    last = ScreeningRun.objects.order_by("-started_at").values_list("started_at",
+                                                                    flat=True).first()
+    return last is None or now - last >= dt.timedelta(days=every_days)
+
+
+def scheduled(actor: Actor, now: dt.datetime, every_days: float, **options: Any
+              ) -> ScreeningRun | None:
+    """One turn of the schedule: when due, purge what is past retention, train a new model
+    if enough outcomes were recorded since, and run; else nothing."""
+    if not due(now, every_days):
+        return None
+    services.purge(now.date())
+    if len(outcome_labels()) >= MIN_LABELS:
+        train(as_of=now.date())
+    return run(actor, as_of=now.date(), **options)
+

@@ -1,12 +1,17 @@
-"""`entraide screening purge|...`: the screening chores."""
+"""`entraide screening import|synth|run|schedule|purge`: the screening chores."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
+from django.utils import timezone
 
 from entraide.screening import imports, runs, services, synth
 from entraide.secrecy.rights import system_actor
@@ -18,6 +23,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("purge", help="Delete feed months past their source's retention.")
+        schedule = sub.add_parser("schedule", help="Run a screening every so many days, "
+                                                   "forever (purge and training included).")
+        schedule.add_argument("--every-days", type=float, default=60)
+        schedule.add_argument("--leads-per-team", type=int, default=25)
+        schedule.add_argument("--check-minutes", type=float, default=60,
+                              help="How often to look whether a run is due (60).")
         feed = sub.add_parser("import", help="Import a provider's file (CSV or Parquet) into "
                                              "its source's feed, line by line.")
         feed.add_argument("source", help="Code of the data source.")
@@ -55,6 +66,26 @@ class Command(BaseCommand):
     def _purge(self, options: dict[str, Any]) -> None:
         for source, periods in services.purge().items():
             self.stdout.write(f"{source}: {', '.join(periods) or 'nothing'} deleted")
+
+    def _schedule(self, options: dict[str, Any]) -> None:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        self.stdout.write(f"Screening every {options['every_days']:g} days; Ctrl-C stops.")
+        while not stop.is_set():
+            try:
+                screening = runs.scheduled(system_actor(), timezone.now(),
+                                           options["every_days"],
+                                           leads_per_team=options["leads_per_team"])
+            except Exception as error:  # the next check tries again; the loop goes on
+                logging.getLogger(__name__).exception("scheduled screening failed")
+                self.stderr.write(f"Scheduled screening failed: {error}")
+            else:
+                if screening is not None:
+                    self.stdout.write(f"Run {screening.pk}: {screening.leads} leads.")
+            finally:
+                close_old_connections()
+            stop.wait(options["check_minutes"] * 60)
 
     def _import(self, options: dict[str, Any]) -> None:
         try:
