@@ -68,6 +68,11 @@ def main() -> None:
         operator.locator("#alert-detail a[href*='/telecare/installations/']").first.click()
         operator.wait_for_selector("svg")
         operator.screenshot(path=OUT / "telecare-home.png", full_page=False)
+
+        worker.goto(f"{BASE}/screening/")
+        worker.screenshot(path=OUT / "screening-leads.png", full_page=False)
+        worker.locator("table a").first.click()
+        worker.screenshot(path=OUT / "screening-lead.png", full_page=False)
         browser.close()
 
 
