@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from entraide.secrecy import policy
@@ -51,6 +51,8 @@ def lead(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 MODELS = {"scorecard": gettext_lazy("Scorecard"), "learned": gettext_lazy("Learned model"),
           "random": gettext_lazy("At random")}
+ORIGINS = {"truth": gettext_lazy("synthetic truth (demonstration data)"),
+           "outcomes": gettext_lazy("outcomes of earlier visits")}
 DIMENSIONS = {"territory": gettext_lazy("Territory"), "age_band": gettext_lazy("Age band"),
               "household_type": gettext_lazy("Household type")}
 GROUPS = {"under_30": gettext_lazy("under 30"), "30_44": gettext_lazy("30 to 44"),
@@ -69,7 +71,7 @@ def _evaluations(run: ScreeningRun) -> list[dict[str, Any]]:
         report = run.evaluation.get(origin)
         if not report or "k" not in report:
             continue
-        tables.append({"origin": report.get("origin", origin), "k": report["k"],
+        tables.append({"origin": ORIGINS[origin], "k": report["k"],
                        "households": report.get("households"),
                        "rows": [(MODELS[name], report[name]) for name in MODELS
                                 if name in report]})
@@ -124,8 +126,10 @@ def scorecard(request: HttpRequest) -> HttpResponse:
                                       "%(labels)s.") % {"labels": ", ".join(errors)})
         else:
             changed = service.update_scorecard(actor, changes)
-            messages.success(request, _("Scorecard saved (%(n)d indicators changed). It "
-                                        "applies from the next run.") % {"n": changed})
+            messages.success(request, ngettext(
+                "Scorecard saved (%(n)d indicator changed). It applies from the next run.",
+                "Scorecard saved (%(n)d indicators changed). It applies from the next run.",
+                changed) % {"n": changed})
             return redirect("screening:scorecard")
     return render(request, "screening/scorecard.html", {
         "indicators": indicators,
