@@ -35,6 +35,9 @@ def _bench(name: str, tmp_path: Path, *args: str) -> dict[str, object]:
      {"notes_per_s", "search_p95_ms", "baseline_search_p95_ms"}),
     ("telecare", ["--homes", "40", "--seconds", "2", "--rate", "300"],
      {"readings_per_s", "alert_p50_ms", "alert_p99_ms", "baseline_readings_per_s"}),
+    ("screening", ["--households", "3000", "--check"],
+     {"households", "import_s", "features_s", "scoring_s", "leads_s", "total_s", "rows_per_s",
+      "baseline_scan_s"}),
 ])
 def test_benchmark_prints_one_json_line_with_its_figures(tmp_path, name, args, keys):
     figures = _bench(name, tmp_path, *args)

@@ -4,7 +4,10 @@ ones reach the feed pseudonymised, and the same file twice changes nothing."""
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import decimal
 import io
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -298,3 +301,151 @@ def test_the_fast_reading_finds_the_lines_the_careful_one_finds(lines: list[byte
     assert fast[0] == numbers and not fast[2] and not rejected
     assert {c: a.to_pylist() for c, a in fast[1].items()} == {
         c: a.to_pylist() for c, a in columns.items()}
+
+
+def _others(n: int) -> str:
+    return f"1 50 01 47 000 000 {n:02d}"
+
+
+# (key, period, impayes, coupure, jours_retard): line n of the file is row n - 1.
+AS_TEXT = [
+    (KNOWN, "2025-09", "120,50", 1, 30.0),
+    (STRANGER, "2025-09", "0", 0, None),
+    (KNOWN, "2025-10-15", "80", 0, 10.0),
+    ("", "2025-09", "5", 0, 0.0),  # 4: the key is empty
+    ("\u3000\t", "2025-09", "5", 0, 0.0),  # 5: so is a key of spaces
+    ("--", "2025-09", "5", 0, 0.0),  # 6: nothing left of it
+    (KNOWN, "2025-09", "99", 1, 1.0),  # 7: duplicate of line 1
+    (_others(8), "2025-13", "5", 0, 0.0),
+    (_others(9), None, "5", 0, 0.0),
+    (_others(10), "2999-01", "5", 0, 0.0),
+    (_others(11), "2025-09", "beaucoup", 0, 0.0),
+    (_others(12), "2025-09", "1e400", 0, 0.0),
+    (_others(13), "2025-09", " 12,5 ", 2, 0.0),  # 13: not 0 or 1, reported before the rest
+    (_others(14), "2025-09", "\u3000", 0, 3.5),
+    (_others(15), "2025-09", "9999", 0, 0.0),
+    (_others(16), "2025-09", "-1", 0, 0.0),
+    (_others(17), "2025-09", "1", 0, 400.0),
+    (_others(18), "2025-09", "1", 0, float("nan")),
+    (_others(19), "2025-09", " 12,5 ", 1, None),
+    (KNOWN, "2025-08", None, None, None),  # 20: a month with nothing reported
+    (_others(13), "2025-09", "1", 0, 1.0),  # 21: line 13 was not kept: no duplicate
+    (_others(19), "2025-09-30", "2", 0, 0.0),  # 22: duplicate of line 19
+    (_others(23), "2025-02-30", "2", 0, 0.0),
+    (_others(24), "2025-10", "-0", 0, 0.0),
+]
+AS_TEXT_REJECTED = [
+    (4, "nir", "the key is empty"),
+    (5, "nir", "the key is empty"),
+    (6, "nir", "nothing is left of the key once spaces and punctuation are removed"),
+    (7, "", "duplicate of line 1"),
+    (8, "mois", "not a month (YYYY-MM or YYYY-MM-DD)"),
+    (9, "mois", "not a month (YYYY-MM or YYYY-MM-DD)"),
+    (10, "mois", "a month still to come"),
+    (11, "impayes", "not a number"),
+    (12, "impayes", "not a number"),
+    (13, "coupure", "not 0 or 1"),
+    (14, "jours_retard", "not a whole number"),
+    (15, "impayes", "above the highest valid value (5000)"),
+    (16, "impayes", "below the lowest valid value (0)"),
+    (17, "jours_retard", "above the highest valid value (365)"),
+    (18, "jours_retard", "not a number"),
+    (22, "", "duplicate of line 19"),
+    (23, "mois", "not a month (YYYY-MM or YYYY-MM-DD)"),
+]
+
+
+def _as_text() -> pa.Table:
+    key, period, amount, flag, days = zip(*AS_TEXT, strict=True)
+    return pa.table({
+        "NIR ": pa.array(key, pa.string()),
+        "mois": pa.array(period, pa.string()).dictionary_encode(),
+        "impayes": pa.array(amount, pa.string()),
+        "coupure": pa.array(flag, pa.int64()),
+        "jours_retard": pa.array(days, pa.float64()),
+        "commentaire": pa.array(["ok"] * len(key)),
+    })
+
+
+def _typed() -> pa.Table:
+    at = [dt.datetime(2025, 9, 15, 10), dt.datetime(2025, 9, 1), dt.datetime(2025, 10, 31, 23),
+          dt.datetime(2025, 9, 2), dt.datetime(2999, 1, 1), dt.datetime(2025, 9, 3),
+          dt.datetime(2025, 9, 3), dt.datetime(2025, 9, 3), dt.datetime(2025, 9, 4), None]
+    return pa.table({
+        "nir": pa.array([184057511600342, 291124700100217, 184057511600342, None,
+                         150014700000005, 150014700000006, 150014700000007, 150014700000008,
+                         184057511600342, 150014700000010], pa.int64()),
+        "mois": pa.array(at, pa.timestamp("us")),
+        "impayes": pa.array([120.5, 0, 80, 1, 1, float("inf"), 9999, -0.0, 1, 1], pa.float32()),
+        "coupure": pa.array([True, False, None, True, True, False, False, True, True, False]),
+        "jours_retard": pa.array([30, None, 10, 1, 1, 1, 1, 400, 2, 1], pa.int32()),
+    })
+
+
+def _dated() -> pa.Table:
+    typed = _typed()
+    return typed.set_column(1, "mois", typed["mois"].cast(pa.date32()))
+
+
+def _decimal() -> pa.Table:
+    return pa.table({
+        "nir": [KNOWN, STRANGER, KNOWN],
+        "mois": pa.array([dt.date(2025, 9, 1), dt.date(2025, 9, 2), dt.date(2025, 9, 3)]),
+        "impayes": pa.array([decimal.Decimal("120.50"), None, decimal.Decimal("6000.00")],
+                            pa.decimal128(10, 2)),
+        "coupure": [1, 0, 1],
+        "jours_retard": [30, 2, 1],
+    })
+
+
+def _parquet(folder: Path, table: pa.Table) -> Path:
+    path = folder / "factures.parquet"
+    pq.write_table(table, path, row_group_size=7)
+    return path
+
+
+def _summary(report: Import) -> list[object]:
+    return [report.rows_read, report.rows_kept, report.rows_rejected, report.rows_unlinked,
+            report.unchanged, report.ignored_columns, report.file_sha256, _rejected(report)]
+
+
+@pytest.mark.parametrize("make", [_as_text, _typed, _dated, _decimal],
+                         ids=["text", "typed", "dated", "decimal"])
+def test_a_parquet_file_imported_in_bulk_gives_the_careful_import_s_feed_and_report(
+        source: Source, tmp_path: Path, make) -> None:
+    path = _parquet(tmp_path, make())
+    careful = imports.import_file("energie", path)
+    careful_feed = _feed()
+    shutil.rmtree(feeds.feeds_dir())
+    bulk = imports.import_parquet("energie", path)
+
+    assert _feed() == careful_feed and _summary(bulk) == _summary(careful)
+    assert not bulk.unchanged and careful_feed
+    if make is _as_text:
+        assert _rejected(bulk) == AS_TEXT_REJECTED
+        assert careful_feed["2025-08"] == []
+        assert {"link": pseudonym.digest(KeyKind.IDENTIFIER, _others(19)),
+                "indicator": "impayes", "value": 12.5} in careful_feed["2025-09"]
+    # Each reads the months the other wrote as its own: importing again changes nothing.
+    months = {m: feeds.partition("energie", m).read_bytes() for m in feeds.periods("energie")}
+    assert imports.import_file("energie", path).unchanged
+    assert imports.import_parquet("energie", path).unchanged
+    assert {m: feeds.partition("energie", m).read_bytes()
+            for m in feeds.periods("energie")} == months
+
+
+def test_a_bulk_import_can_take_the_households_keys_from_a_parquet_file(
+        source: Source, tmp_path: Path) -> None:
+    path = _parquet(tmp_path, _as_text())
+    keys = tmp_path / "link_keys.parquet"
+    pq.write_table(pa.table({
+        "kind": [KeyKind.IDENTIFIER, KeyKind.IDENTIFIER, KeyKind.ADDRESS],
+        "digest": [pseudonym.digest(KeyKind.IDENTIFIER, STRANGER),
+                   pseudonym.digest(KeyKind.IDENTIFIER, _others(19)),
+                   pseudonym.digest(KeyKind.IDENTIFIER, KNOWN)]}), keys)
+
+    first, again = imports.import_parquet_files([("energie", path), ("energie", path)], keys)
+
+    # Kept: KNOWN three times (one of them only in the ADDRESS kind), the stranger, 19, 21, 24.
+    assert (first.rows_kept, first.rows_unlinked) == (7, 5)
+    assert again.unchanged and _summary(again)[:4] == _summary(first)[:4]
