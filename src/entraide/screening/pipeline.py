@@ -210,14 +210,21 @@ def score(engine: ScreeningEngine, *, feeds: str | Path, population: pa.Table | 
                                   f"{_reported_sql(cols)} AS reported FROM features")
     out = schema(cols)
     if model is not None:
-        carded = pa.schema([out.field(n) for n in ("household_id", "territory_id",
-                                                    *(c.name for c in cols), "scorecard",
-                                                    "reported", "learned")])
         # DuckDB maps the batches one after the other: the model may use every core there;
         # Spark runs a worker per core already.
         scorer = model.scorer(threads=0 if engine.name == "duckdb" else 1)
-        engine.map_batches("with_learned", "SELECT * FROM carded", scorer, carded)
-        engine.create_table("scored", "SELECT * FROM with_learned")
+        inputs = ", ".join(["household_id", *(c.name for c in cols if c.name in
+                                              set(model.features))])
+        # Most households have nothing reported: all their features are 0, and so is their
+        # score the same. The model runs once for them and row by row for the others.
+        engine.map_batches("learned_scores",
+                           f"SELECT {inputs} FROM carded WHERE reported > 0",  # noqa: S608
+                           scorer, pa.schema([out.field("household_id"),
+                                              out.field("learned")]))
+        nothing = _number(float(model.predict(pa.table({"household_id": [0]}))[0]))
+        engine.create_view("scored", f"SELECT c.*, COALESCE(l.learned, {nothing}) "  # noqa: S608
+                                     "AS learned FROM carded c LEFT JOIN learned_scores l "
+                                     "ON l.household_id = c.household_id")
     else:
         engine.create_view("scored", "SELECT *, CAST(NULL AS DOUBLE) AS learned FROM carded")
     wanted = out if with_features else SCORES
