@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from entraide.telecare.subscriber import encode_length, encode_string
+
 DEVICES = (("motion", "motion"), ("door", "door"), ("climate", "climate"), ("water", "water"))
 BODIES = {"motion": '"motion": true', "door": '"contact": true', "climate":
           '"temperature": 19.5', "water": '"water_leak": false'}
@@ -20,28 +22,15 @@ INCIDENTS_PER_S = 10
 CHUNK = 200
 
 
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = n >> 7, n & 0x7F
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(value: bytes) -> bytes:
-    return struct.pack("!H", len(value)) + value
-
-
 def connect_packet(client_id: str, username: str) -> bytes:
-    body = (_string(b"MQTT") + bytes([4, 0x82]) + struct.pack("!H", 60)
-            + _string(client_id.encode()) + _string(username.encode()))
-    return b"\x10" + _length(len(body)) + body
+    body = (encode_string(b"MQTT") + bytes([4, 0x82]) + struct.pack("!H", 60)
+            + encode_string(client_id.encode()) + encode_string(username.encode()))
+    return b"\x10" + encode_length(len(body)) + body
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
-    body = _string(topic.encode()) + struct.pack("!H", packet_id) + payload
-    return b"\x32" + _length(len(body)) + body
+    body = encode_string(topic.encode()) + struct.pack("!H", packet_id) + payload
+    return b"\x32" + encode_length(len(body)) + body
 
 
 class Publisher:

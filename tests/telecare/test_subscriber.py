@@ -23,8 +23,8 @@ from entraide.telecare.subscriber import (
     ProtocolError,
     Subscriber,
     Token,
-    _length,
-    _string,
+    encode_length,
+    encode_string,
     parse,
 )
 
@@ -33,11 +33,11 @@ from .brokers import MOSQUITTO, free_port, publish
 
 def publish_packet(topic: str, payload: bytes, qos: int, packet_id: int, version: int,
                    properties: bytes = b"") -> bytes:
-    body = _string(topic) + (struct.pack("!H", packet_id) if qos else b"")
+    body = encode_string(topic) + (struct.pack("!H", packet_id) if qos else b"")
     if version == 5:
-        body += _length(len(properties)) + properties
+        body += encode_length(len(properties)) + properties
     body += payload
-    return bytes([0x30 | qos << 1]) + _length(len(body)) + body
+    return bytes([0x30 | qos << 1]) + encode_length(len(body)) + body
 
 
 messages = st.lists(st.tuples(

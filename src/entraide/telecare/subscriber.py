@@ -60,7 +60,8 @@ class Token:
 Received = Callable[[list[tuple[str, bytes, Token | None]]], None]
 
 
-def _length(n: int) -> bytes:
+def encode_length(n: int) -> bytes:
+    """MQTT's variable byte integer (a remaining length, a property length)."""
     out = bytearray()
     while True:
         n, digit = n >> 7, n & 0x7F
@@ -69,13 +70,14 @@ def _length(n: int) -> bytes:
             return bytes(out)
 
 
-def _string(value: str | bytes) -> bytes:
+def encode_string(value: str | bytes) -> bytes:
+    """An MQTT string or binary field: two bytes of length, then the bytes."""
     raw = value.encode() if isinstance(value, str) else value
     return struct.pack("!H", len(raw)) + raw
 
 
 def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _length(len(body)) + body
+    return bytes([first]) + encode_length(len(body)) + body
 
 
 def _varint(data: bytes | bytearray, at: int) -> tuple[int, int]:
@@ -97,26 +99,26 @@ def _varint(data: bytes | bytearray, at: int) -> tuple[int, int]:
 def connect_packet(client_id: str, version: int, *, persistent: bool, keepalive: int,
                    username: str | None, password: str | None) -> bytes:
     flags = 0x00 if persistent else 0x02
-    payload = _string(client_id)
+    payload = encode_string(client_id)
     if username is not None:
         flags |= 0x80
-        payload += _string(username)
+        payload += encode_string(username)
     if password is not None:
         flags |= 0x40
-        payload += _string(password)
-    header = _string(b"MQTT") + bytes([version, flags]) + struct.pack("!H", keepalive)
+        payload += encode_string(password)
+    header = encode_string(b"MQTT") + bytes([version, flags]) + struct.pack("!H", keepalive)
     if version == 5:
         properties = b"\x21" + struct.pack("!H", RECEIVE_MAXIMUM)
         if persistent:
             properties += b"\x11" + struct.pack("!I", SESSION_EXPIRY)
-        header += _length(len(properties)) + properties
+        header += encode_length(len(properties)) + properties
     return _packet(0x10, header + payload)
 
 
 def subscribe_packet(topics: Sequence[str], packet_id: int, version: int) -> bytes:
     body = struct.pack("!H", packet_id) + (b"\x00" if version == 5 else b"")
     for topic in topics:
-        body += _string(topic) + b"\x01"  # QoS 1
+        body += encode_string(topic) + b"\x01"  # QoS 1
     return _packet(0x82, body)
 
 
