@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/entraide migrate --no-input -v 0
 	$(BIN)/entraide seed --households $(HOUSEHOLDS) --seed 42
 	$(BIN)/entraide screening synth --import > /dev/null
-	$(BIN)/entraide screening run --train --leads-per-team 25
+	$(BIN)/entraide screening run --train --threshold 5 --leads-per-team 25
 	$(BIN)/entraide demo_stack --host $(HOST)
 
 # Browser tests drive Debian's Chromium; install it when the machine lacks it.
