@@ -119,10 +119,14 @@ def test_a_manager_reads_the_scorecard_but_may_not_change_it(
     assert indicator.points == 3
 
 
-def test_a_malformed_scorecard_changes_nothing(world: Any, indicator: Indicator) -> None:
+@pytest.mark.parametrize(("points", "threshold"), [("beaucoup", "1"), ("2", "nan"),
+                                                  ("2", "inf")])
+def test_a_malformed_scorecard_changes_nothing(world: Any, indicator: Indicator, points: str,
+                                               threshold: str) -> None:
     prefix = f"i{indicator.pk}-"
     response = world.client("lead").post("/screening/scorecard/", {
-        prefix + "points": "beaucoup", prefix + "threshold": "1", prefix + "explanation": ""})
+        prefix + "points": points, prefix + "threshold": threshold,
+        prefix + "explanation": ""})
     assert response.status_code == 200 and "Coupure" in response.content.decode()
     indicator.refresh_from_db()
-    assert indicator.points == 3
+    assert (indicator.points, indicator.threshold) == (3, 1)

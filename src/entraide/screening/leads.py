@@ -3,6 +3,7 @@ read the runs' figures, and — team leads — tune the scorecard. All through t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +45,9 @@ def _filtered(leads: QuerySet[Lead], status: str) -> QuerySet[Lead]:
 
 
 def leads_for(actor: Actor, status: str = Status.TO_SEE, page: int = 1) -> LeadPage:
-    """The leads sent to the actor's team (territory, for a lead), highest score first; each
-    lead shown is audited, since it names a household."""
+    """The leads sent to the actor's team (territory, for a lead), the newest run's first,
+    highest score first within a run; each lead shown is audited, since it names a
+    household."""
     policy.guard_role(actor, actor.user.role in policy.FILE_ROLES, "screening_lead")
     scope = Lead.objects.filter(policy.lead_scope(actor.user))
     leads = _filtered(scope, status).select_related("household", "team", "run")
@@ -127,6 +129,8 @@ def update_scorecard(actor: Actor, changes: Mapping[int, Mapping[str, Any]]) -> 
         before = (indicator.points, indicator.threshold, indicator.explanation)
         indicator.points = int(new["points"])
         indicator.threshold = float(new["threshold"])
+        if not math.isfinite(indicator.threshold):  # it goes into the pipeline's SQL
+            raise ValueError(_("A threshold must be a number."))
         indicator.explanation = str(new["explanation"])[:300]
         if (indicator.points, indicator.threshold, indicator.explanation) != before:
             indicator.save(update_fields=["points", "threshold", "explanation"])

@@ -3,6 +3,7 @@ scorecard."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -115,9 +116,11 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             if prefix + "points" not in request.POST:
                 continue
             try:
+                threshold = float(request.POST[prefix + "threshold"].replace(",", "."))
+                if not math.isfinite(threshold):
+                    raise ValueError(threshold)
                 changes[indicator.pk] = {
-                    "points": int(request.POST[prefix + "points"]),
-                    "threshold": float(request.POST[prefix + "threshold"].replace(",", ".")),
+                    "points": int(request.POST[prefix + "points"]), "threshold": threshold,
                     "explanation": request.POST.get(prefix + "explanation", "")}
             except ValueError:
                 errors.append(indicator.label)
