@@ -244,7 +244,8 @@ def test_published_history_reaches_the_bridge_with_its_own_time(
     assert bridge.run_until(lambda: bridge.totals.stored >= sent and not bridge.queue)
     assert bridge.totals.rejected == 0
     assert Alert.objects.get(cause="smoke").reading_at == fire
-    for code in ("motion", "door"):  # a Zigbee2MQTT device and an Entraide one
+    # A Zigbee2MQTT device and an Entraide one, both reporting whether anyone moves or not.
+    for code in ("climate", "water"):
         device = Device.objects.get(installation=home, code=code)
         earliest = Reading.objects.filter(device=device).order_by("at").first()
         assert earliest is not None and earliest.at < now - dt.timedelta(hours=2)
