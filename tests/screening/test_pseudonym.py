@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from typing import Any
 
 import duckdb
 import pytest
@@ -97,3 +98,32 @@ def test_purge_takes_old_months_and_the_features_kept_beside_old_runs() -> None:
     gone = services.purge(today=dt.date(2026, 11, 30))
     assert gone == {"energie": ["2025-09"], "runs": [str(old.pk)]}
     assert runs.lead_features_path(recent.pk).exists()
+
+
+@pytest.mark.django_db
+def test_households_get_the_keys_of_their_address_and_members_identity_numbers(
+        world: Any) -> None:
+    from entraide.people import services as people
+    from entraide.screening import services
+    from entraide.screening.models import LinkKey
+    from entraide.secrecy.models import AuditRecord
+    from entraide.secrecy.rights import system_actor
+
+    household = world.household_a
+    person = world.person_a
+    people.update_person(world.actor("worker"), person.pk, 1,
+                         {"identity_number": "2 84 05 75 116 003 42"})
+    services.refresh_link_keys(system_actor())
+    keys = dict(LinkKey.objects.filter(household=household).values_list("kind", "digest"))
+    assert keys[KeyKind.IDENTIFIER] == pseudonym.digest(KeyKind.IDENTIFIER, "284057511600342")
+    assert keys[KeyKind.ADDRESS] == pseudonym.digest(KeyKind.ADDRESS, pseudonym.address_of(
+        household.address, household.postcode, household.commune))
+    assert AuditRecord.objects.filter(object_type="screening_link_keys").exists()
+
+    household.address = "4 rue Neuve"
+    household.save()
+    assert services.refresh_link_keys(system_actor()) == {"added": 1, "removed": 1}
+    assert LinkKey.objects.get(household=household, kind=KeyKind.ADDRESS).digest == (
+        pseudonym.digest(KeyKind.ADDRESS, pseudonym.address_of(
+            "4 rue Neuve", household.postcode, household.commune)))
+    assert services.refresh_link_keys(system_actor()) == {"added": 0, "removed": 0}

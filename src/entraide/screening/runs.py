@@ -114,6 +114,7 @@ def run(actor: Actor, *, engine_name: str = "duckdb", model: str = "scorecard",
     if model == "learned" and learned is None:
         raise RunRefused("no learned model yet: train one (entraide screening run --train) "
                          "or choose the scorecard")
+    services.refresh_link_keys(actor)  # households moved or newly known since the last run
     population = services.population(as_of)
     with engines.engine(engine_name) as engine:
         scored = _score(engine, population, as_of, learned)

@@ -10,9 +10,13 @@ from django.db.models import F
 
 from entraide.cases.models import CaseFile, CaseStatus
 from entraide.people.models import Household, Membership, Person, Relationship
+from entraide.secrecy import crypto, policy
+from entraide.secrecy.crypto import IDENTITY_NUMBER
+from entraide.secrecy.models import AuditAction
+from entraide.secrecy.policy import Actor
 
-from . import feeds
-from .models import LinkKey, ScreeningRun, Source
+from . import feeds, pseudonym
+from .models import KeyKind, LinkKey, ScreeningRun, Source
 
 
 def purge(today: dt.date | None = None) -> dict[str, list[str]]:
@@ -107,6 +111,47 @@ def population(today: dt.date | None = None) -> pa.Table:
         "open_case": pa.array([h in open_case for h in ids], pa.bool_()),
         "team_id": pa.array([last_team.get(h) for h in ids], pa.int64()),
     })
+
+
+def refresh_link_keys(actor: Actor) -> dict[str, int]:
+    """Compute the households' own link digests from what the service knows, so that feed
+    records meet them: the address of every household not anonymised (kept in step when it
+    moves), and the identity number of each current member, unsealed here, in the secrecy
+    layer, for this purpose only and audited once per refresh. Identifier keys are only
+    added: a number seen once stays its household's until the household is anonymised.
+    Returns how many keys were added and removed."""
+    wanted = {}
+    for pk, address, postcode, commune in Household.objects.filter(
+            anonymised_at__isnull=True).exclude(address="").values_list(
+            "pk", "address", "postcode", "commune").iterator(5000):
+        digest = pseudonym.digest(KeyKind.ADDRESS,
+                                  pseudonym.address_of(address, postcode, commune))
+        if digest:
+            wanted[pk] = digest
+    existing = dict(LinkKey.objects.filter(kind=KeyKind.ADDRESS).values_list("household_id",
+                                                                            "digest"))
+    moved = [pk for pk, digest in existing.items() if wanted.get(pk) != digest]
+    removed, _ = LinkKey.objects.filter(kind=KeyKind.ADDRESS, household_id__in=moved).delete()
+    keys = [LinkKey(household_id=pk, kind=KeyKind.ADDRESS, digest=digest)
+            for pk, digest in wanted.items() if existing.get(pk) != digest]
+    numbers = 0
+    for household_id, sealed in Person.objects.filter(
+            household__anonymised_at__isnull=True, merged_into__isnull=True,
+            household__isnull=False).exclude(identity_number_sealed="").values_list(
+            "household_id", "identity_number_sealed").iterator(2000):
+        digest = pseudonym.digest(KeyKind.IDENTIFIER,
+                                  crypto.unseal(household_id, sealed, IDENTITY_NUMBER))
+        if digest:
+            keys.append(LinkKey(household_id=household_id, kind=KeyKind.IDENTIFIER,
+                                digest=digest))
+            numbers += 1
+    before = LinkKey.objects.count()
+    LinkKey.objects.bulk_create(keys, ignore_conflicts=True, batch_size=2000)
+    added = LinkKey.objects.count() - before
+    policy.record(actor, AuditAction.READ, "screening_link_keys",
+                  detail=f"link keys refreshed: {len(wanted)} addresses, {numbers} identity "
+                         f"numbers read; {added} added, {removed} removed")
+    return {"added": added, "removed": removed}
 
 
 def link_keys() -> pa.Table:

@@ -1,4 +1,4 @@
-"""`entraide screening import|synth|run|schedule|purge`: the screening chores."""
+"""`entraide screening import|synth|keys|run|schedule|purge`: the screening chores."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("purge", help="Delete feed months past their source's retention.")
+        sub.add_parser("keys", help="Compute the households' link keys (each run does it too).")
         schedule = sub.add_parser("schedule", help="Run a screening every so many days, "
                                                    "forever (purge and training included).")
         schedule.add_argument("--every-days", type=float, default=60)
@@ -66,6 +67,10 @@ class Command(BaseCommand):
     def _purge(self, options: dict[str, Any]) -> None:
         for source, periods in services.purge().items():
             self.stdout.write(f"{source}: {', '.join(periods) or 'nothing'} deleted")
+
+    def _keys(self, options: dict[str, Any]) -> None:
+        counts = services.refresh_link_keys(system_actor())
+        self.stdout.write(f"Link keys: {counts['added']} added, {counts['removed']} removed.")
 
     def _schedule(self, options: dict[str, Any]) -> None:
         stop = threading.Event()
