@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -105,8 +105,7 @@ def runs(actor: Actor, limit: int = 12) -> list[ScreeningRun]:
 def outcome_counts(run: ScreeningRun) -> dict[str, int]:
     """How many leads of a run have each outcome, and how many are still to see."""
     counts = {value: 0 for value in Outcome.values} | {"": 0}
-    for row in run.lead_set.values("outcome"):
-        counts[row["outcome"]] += 1
+    counts.update(run.lead_set.values_list("outcome").annotate(n=Count("pk")).order_by())
     return counts
 
 

@@ -213,8 +213,8 @@ def score(engine: ScreeningEngine, *, feeds: str | Path, population: pa.Table | 
         # DuckDB maps the batches one after the other: the model may use every core there;
         # Spark runs a worker per core already.
         scorer = model.scorer(threads=0 if engine.name == "duckdb" else 1)
-        inputs = ", ".join(["household_id", *(c.name for c in cols if c.name in
-                                              set(model.features))])
+        known = set(model.features)
+        inputs = ", ".join(["household_id", *(c.name for c in cols if c.name in known)])
         # Most households have nothing reported: all their features are 0, and so is their
         # score the same. The model runs once for them and row by row for the others.
         engine.map_batches("learned_scores",
