@@ -28,6 +28,7 @@ demo: install
 	$(BIN)/entraide seed --households $(HOUSEHOLDS) --seed 42
 	$(BIN)/entraide screening synth --import > /dev/null
 	$(BIN)/entraide screening run --train --threshold 5 --leads-per-team 25
+	$(BIN)/entraide territory demo
 	$(BIN)/entraide demo_stack --host $(HOST)
 
 # Browser tests drive Debian's Chromium; install it when the machine lacks it.

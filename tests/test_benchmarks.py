@@ -38,6 +38,8 @@ def _bench(name: str, tmp_path: Path, *args: str) -> dict[str, object]:
     ("screening", ["--households", "3000", "--check"],
      {"households", "import_s", "features_s", "scoring_s", "leads_s", "total_s", "rows_per_s",
       "baseline_scan_s"}),
+    ("territory", ["--households", "400", "--queries", "5", "--plans", "1"],
+     {"map_layer_p95_ms", "plan_40_s", "baseline_layer_p95_ms", "households_on_map"}),
 ])
 def test_benchmark_prints_one_json_line_with_its_figures(tmp_path, name, args, keys):
     figures = _bench(name, tmp_path, *args)

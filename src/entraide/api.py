@@ -100,11 +100,16 @@ def _mount() -> None:
     from entraide.people.api import router as people_router
     from entraide.secrecy.api import router as secrecy_router
     from entraide.telecare.api import router as telecare_router
+    from entraide.territory import api as map_api
+    from entraide.territory import directory_api, visit_api
 
     api.add_router("/", people_router)
     api.add_router("/", cases_router)
     api.add_router("/", secrecy_router)
     api.add_router("/", telecare_router)
+    api.add_router("/", map_api.router)
+    api.add_router("/", directory_api.router)
+    api.add_router("/", visit_api.router)
 
 
 _mount()

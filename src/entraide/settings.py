@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "entraide.cases",
     "entraide.telecare",
     "entraide.screening",
+    "entraide.territory",
 ]
 
 MIDDLEWARE = [
@@ -150,3 +151,10 @@ ENTRAIDE_TELECARE_FLOOD_RATE = float(os.environ.get("ENTRAIDE_TELECARE_FLOOD_RAT
 ENTRAIDE_TELECARE_FLOOD_BURST = float(os.environ.get("ENTRAIDE_TELECARE_FLOOD_BURST", "60"))
 ENTRAIDE_TELECARE_SNAPSHOT_SECONDS = float(
     os.environ.get("ENTRAIDE_TELECARE_SNAPSHOT_SECONDS", "10"))
+
+# Welfare map: tiles from this URL template (empty: no tiles, boundaries and points only).
+MAP_TILES_URL = os.environ.get("MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILES_ATTRIBUTION = os.environ.get("MAP_TILES_ATTRIBUTION", "© OpenStreetMap contributors")
+# Visit routes: straight-line distance × detour factor, at this average speed.
+ROUTE_SPEED_KMH = float(os.environ.get("ROUTE_SPEED_KMH", "35"))
+ROUTE_DETOUR = float(os.environ.get("ROUTE_DETOUR", "1.3"))

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("entraide.org.urls")),
     path("", include("entraide.telecare.urls")),
     path("", include("entraide.screening.urls")),
+    path("", include("entraide.territory.urls")),
 ]

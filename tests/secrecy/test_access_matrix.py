@@ -7,8 +7,6 @@ Adding a route or an API operation without its row here makes
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -23,32 +21,25 @@ from entraide.screening.models import Lead, ScreeningRun
 from entraide.telecare import services as telecare
 from entraide.telecare.engine import Engine, Message
 
+from ..access import (
+    FILE,
+    HOME,
+    IDENTITY,
+    PUBLIC,
+    ROLES,
+    Row,
+    Targets,
+    _api,
+    _const,
+    _file,
+    _obj,
+    roles,
+)
 from ..factories import PersonFactory
+from ..territory import access_directory, access_map, access_rules, access_visits
 
-ROLES = ("reception", "worker", "lead", "manager", "operator", "dpo", "admin")
-
-# Expected access as {role: (own territory, other territory)}; roles not listed are refused.
-PUBLIC = {r: (True, True) for r in ROLES}
-FILE = {"worker": (True, False), "lead": (True, False)}
-# A telecare home: operators watch every home, the household's own workers follow theirs.
-HOME = {**FILE, "operator": (True, True)}
-IDENTITY = {"reception": (True, False), "worker": (True, False), "lead": (True, False)}
-
-
-def roles(*names: str) -> dict[str, tuple[bool, bool]]:
-    return {n: (True, True) for n in names}
-
-
-@dataclass
-class Targets:
-    """One object of each kind in territory A (own for the A agents) and in territory B."""
-
-    world: Any
-    objects: dict[tuple[str, bool], Any] = field(default_factory=dict)
-
-    def __call__(self, kind: str, own: bool) -> Any:
-        return self.objects[(kind, own)]
-
+# Apps with many routes keep their rows beside their tests: (web rows, API rows, targets).
+ROW_MODULES = (access_map, access_rules, access_directory, access_visits)
 
 def _targets(world: Any) -> Targets:
     t = Targets(world)
@@ -78,31 +69,9 @@ def _targets(world: Any) -> Targets:
                       for side in "ab"])
     for own in (True, False):
         t.objects[("alert", own)] = t("installation", own).alerts.get()
+    for module in ROW_MODULES:
+        module.add_targets(t)
     return t
-
-
-Url = Callable[[Targets, bool], str]
-Data = Callable[[Targets, bool], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Row:
-    method: str
-    url: Url
-    expected: dict[str, tuple[bool, bool]]
-    data: Data | None = None
-
-
-def _file(suffix: str = "") -> Url:
-    return lambda t, own: f"/case-files/{t('file', own).pk}/{suffix}"
-
-
-def _obj(prefix: str, kind: str, suffix: str = "") -> Url:
-    return lambda t, own: f"/{prefix}/{t(kind, own).pk}/{suffix}"
-
-
-def _const(url: str) -> Url:
-    return lambda t, own: url
 
 
 WEB: dict[str, Row] = {
@@ -187,12 +156,11 @@ WEB: dict[str, Row] = {
                                 lambda t, own: {"reason": "Demande écrite", "confirm": "on"}),
 }
 
+for _module in ROW_MODULES:
+    WEB.update(_module.web_rows())
+
 # Routes that are not pages: the API's own root (no personal data, answers 404).
 NOT_PAGES = {"api:api-root"}
-
-
-def _api(suffix: Callable[[Targets, bool], str]) -> Url:
-    return lambda t, own: "/api/v1" + suffix(t, own)
 
 
 def _person() -> dict[str, Any]:
@@ -289,6 +257,10 @@ API: dict[str, Row] = {
         "POST", _api(lambda t, o: f"/persons/{t('person', o).pk}/erasure"), roles("dpo"),
         lambda t, own: {"reason": "Demande écrite"}),
 }
+
+
+for _module in ROW_MODULES:
+    API.update(_module.api_rows())
 
 
 def _web_route_names(patterns: list[Any], namespace: str = "") -> set[str]:

@@ -105,3 +105,20 @@ def test_a_refused_write_is_audited_although_its_transaction_rolls_back(world):
                                              {"kind": "interview", "body": "Intrusion"})
     assert response.status_code == 403
     assert len(_records(action="denied")) == 2
+
+
+@pytest.mark.django_db
+def test_a_refusal_inside_a_service_called_by_another_is_still_recorded(world) -> None:
+    from entraide.secrecy import policy
+
+    @policy.atomic
+    def outer(actor, case_file_id):
+        return inner(actor, case_file_id)
+
+    @policy.atomic
+    def inner(actor, case_file_id):
+        return policy.guard_case_file(actor, case_file_id)
+
+    with pytest.raises(policy.Denied):
+        outer(world.actor("worker"), world.file_b.pk)
+    assert AuditRecord.objects.filter(action="denied", object_id=world.file_b.pk).count() == 1

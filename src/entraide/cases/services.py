@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from entraide.secrecy.policy import Actor
 
 from .models import (
     Action,
+    ActionStatus,
     Assessment,
     CaseFile,
     CaseStatus,
@@ -32,6 +34,7 @@ from .models import (
     EventKind,
     Goal,
     Note,
+    NoteKind,
     NoteTerm,
     ReceptionEntry,
     Referral,
@@ -629,3 +632,57 @@ def get_action(actor: Actor, action_id: int) -> tuple[Action, CaseFile]:
     case_file = policy.guard_case_file(actor, action.goal.case_file_id)
     policy.record(actor, AuditAction.READ, "action", action.pk, case_file.household_id)
     return action, case_file
+
+
+# --- for the welfare map ---------------------------------------------------------------------
+
+@dataclass
+class FileSignals:
+    """What an open case file says about a household's crisis level."""
+
+    case_file_id: int
+    team_id: int
+    highest_level: int | None = None
+    overdue_actions: int = 0
+
+
+def file_signals(household_ids: Collection[int] | None = None,
+                 today: dt.date | None = None) -> dict[int, FileSignals]:
+    """For each household with an open case file: its team, the highest domain level of
+    its latest assessment and how many plan actions are past their due date."""
+    today = today or timezone.localdate()
+    files = CaseFile.objects.filter(status=CaseStatus.OPEN)
+    if household_ids is not None:
+        files = files.filter(household_id__in=household_ids)
+    signals: dict[int, FileSignals] = {}
+    by_file: dict[int, FileSignals] = {}
+    for file_id, household_id, team_id in files.order_by("opened_at").values_list(
+            "pk", "household_id", "team_id"):
+        signals[household_id] = by_file[file_id] = FileSignals(file_id, team_id)
+    latest: dict[int, int] = {}
+    for file_id, assessment_id in (Assessment.objects.filter(case_file__in=files)
+                                   .order_by("case_file_id", "created_at", "pk")
+                                   .values_list("case_file_id", "pk")):
+        latest[file_id] = assessment_id
+    file_of = {assessment_id: file_id for file_id, assessment_id in latest.items()}
+    for assessment_id, top in (DomainLevel.objects.filter(assessment_id__in=file_of)
+                               .values("assessment_id").annotate(top=Max("level"))
+                               .values_list("assessment_id", "top")):
+        by_file[file_of[assessment_id]].highest_level = top
+    for file_id, overdue in (Action.objects.filter(
+            goal__case_file__in=files, status__in=(ActionStatus.TODO, ActionStatus.DOING),
+            due_date__lt=today).values("goal__case_file_id").annotate(n=Count("pk"))
+            .values_list("goal__case_file_id", "n")):
+        if file_id in by_file:
+            by_file[file_id].overdue_actions = overdue
+    return signals
+
+
+def last_home_visits(case_file_ids: Collection[int],
+                     excluding: Collection[int] = ()) -> dict[int, dt.datetime]:
+    """When each case file last recorded a home visit note, not counting the notes
+    `excluding` (reports of visits where nobody was home)."""
+    return dict(Note.objects.filter(case_file_id__in=case_file_ids, kind=NoteKind.HOME_VISIT)
+                .exclude(pk__in=excluding)
+                .values("case_file_id").annotate(last=Max("created_at"))
+                .values_list("case_file_id", "last"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Collection
 
 import pyarrow as pa
 from django.db.models import F
@@ -166,3 +167,19 @@ def link_keys() -> pa.Table:
     return pa.table({"household_id": pa.array(ids, pa.int64()),
                      "kind": pa.array(kinds, pa.string()),
                      "digest": pa.array(digests, pa.string())})
+
+
+def waiting_leads(household_ids: Collection[int] | None = None
+                  ) -> dict[int, tuple[float, int | None]]:
+    """Each household's latest lead still waiting for a visit, as (scorecard points, team);
+    all households when `household_ids` is None."""
+    from .models import Lead
+
+    leads = Lead.objects.filter(outcome="")
+    if household_ids is not None:
+        leads = leads.filter(household_id__in=household_ids)
+    found: dict[int, tuple[float, int | None]] = {}
+    for household_id, points, team_id in (leads.order_by("household_id", "-run_id")
+                                          .values_list("household_id", "scorecard", "team_id")):
+        found.setdefault(household_id, (points, team_id))
+    return found

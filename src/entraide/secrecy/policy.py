@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from entraide.people.models import Household
     from entraide.screening.models import Lead
     from entraide.telecare.models import Installation
+    from entraide.territory.models import DayPlan
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -124,19 +126,27 @@ def _refuse(actor: Actor, object_type: str, object_id: int | None, household_id:
     return Denied(message, refusal if connection.in_atomic_block else None)
 
 
+_services = threading.local()
+
+
 def atomic(func: Callable[P, R]) -> Callable[P, R]:
-    """`transaction.atomic` for services: a refusal recorded inside outlives the rollback."""
+    """`transaction.atomic` for services: a refusal recorded inside outlives the rollback,
+    also when the service runs inside another one's transaction (the outermost records it)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        depth = getattr(_services, "depth", 0)
+        _services.depth = depth + 1
         try:
             with transaction.atomic():
                 return func(*args, **kwargs)
         except Denied as refused:
-            if refused.unsaved_refusal is not None:
+            if refused.unsaved_refusal is not None and depth == 0:
                 record(**refused.unsaved_refusal)
                 refused.unsaved_refusal = None
             raise
+        finally:
+            _services.depth = depth
 
     return wrapper
 
@@ -268,6 +278,61 @@ def can_edit_scorecard(user: User) -> bool:
     return user.role == Role.TEAM_LEAD
 
 
+def map_scope(user: User, household_field: str = "pk") -> Q:
+    """The households an agent sees as points on the welfare map, as a filter on the rows
+    whose `household_field` is the household:
+    those whose case file they may read and those whose lead was sent to their team (for a
+    team lead, their territory's). Being able to identify a household at the desk is not
+    need-to-know for its crisis level."""
+    from entraide.cases.models import CaseFile, CaseStatus
+    from entraide.screening.models import Lead
+
+    if user.role not in FILE_ROLES:
+        return Q(pk__in=[])
+    files = CaseFile.objects.filter(case_file_scope(user), status=CaseStatus.OPEN,
+                                    household_id=OuterRef(household_field))
+    leads = Lead.objects.filter(lead_scope(user), outcome="",
+                                household_id=OuterRef(household_field))
+    return Q(Exists(files)) | Q(Exists(leads))
+
+
+def map_layer_scope(user: User) -> Q:
+    """`map_scope` as a filter on the map's own table of crisis levels, whose `team` is the
+    team following the household (its open case file's, else its waiting lead's): the fast
+    form the layers use. It never shows more than `map_scope` and may show less when the
+    team following a household sits in another territory than the household."""
+    from entraide.cases.models import CaseFile, CaseStatus
+    from entraide.org.models import Team
+
+    if user.role == Role.SOCIAL_WORKER:
+        referent_of = CaseFile.objects.filter(referent_id=user.pk, status=CaseStatus.OPEN)
+        return (Q(team_id=user.team_id) if user.team_id is not None else Q(pk__in=[])) | Q(
+            household_id__in=referent_of.values("household_id"))
+    if user.role == Role.TEAM_LEAD and user.territory_id is not None:
+        return Q(territory_id=user.territory_id, team_id__in=Team.objects.filter(
+            territory_id=user.territory_id).values("pk"))
+    return Q(pk__in=[])
+
+
+def can_see_map(user: User) -> bool:
+    """Workers and team leads see their households; managers see counts per area."""
+    return user.role in FILE_ROLES or user.role == Role.MANAGER
+
+
+def can_edit_crisis_rules(user: User) -> bool:
+    """Crisis rules and the visits-per-level table are the managers' to set."""
+    return user.role == Role.MANAGER
+
+
+def can_edit_directory(user: User) -> bool:
+    """The service directory holds no personal data; leads and managers keep it current."""
+    return user.role in (Role.TEAM_LEAD, Role.MANAGER)
+
+
+def can_plan_visits(user: User) -> bool:
+    return user.role in FILE_ROLES and user.team_id is not None
+
+
 # --- guarded access ----------------------------------------------------------------------
 
 def active_emergency_access(user: User, case_file_id: int) -> EmergencyAccess | None:
@@ -377,6 +442,35 @@ def guard_lead(actor: Actor, lead_id: int, *, for_update: bool = False) -> Lead:
         raise _refuse(actor, "screening_lead", lead.pk, lead.household_id,
                       _("This lead was sent to another team."))
     return lead
+
+
+def guard_map_household(actor: Actor, household_id: int) -> Household:
+    """Return the household if it is on the actor's map; record and raise otherwise."""
+    from entraide.people.models import Household
+
+    try:
+        household = Household.objects.select_related("territory").get(pk=household_id)
+    except Household.DoesNotExist:
+        raise Http404(_("No household with this number.")) from None
+    if not Household.objects.filter(map_scope(actor.user), pk=household.pk).exists():
+        raise _refuse(actor, "household", household.pk, household.pk,
+                      _("You do not follow this household."))
+    return household
+
+
+def guard_day_plan(actor: Actor, plan_id: int) -> DayPlan:
+    """Return a day plan: its worker's, or for a team lead, one of their territory's."""
+    from entraide.territory.models import DayPlan
+
+    try:
+        plan = DayPlan.objects.select_related("worker", "office").get(pk=plan_id)
+    except DayPlan.DoesNotExist:
+        raise Http404(_("No day plan with this number.")) from None
+    user = actor.user
+    if plan.worker_id == user.pk or (user.role == Role.TEAM_LEAD and user.territory_id
+                                     and plan.worker.territory_id == user.territory_id):
+        return plan
+    raise _refuse(actor, "day_plan", plan.pk, None, _("This is another worker's day."))
 
 
 def guard_role(actor: Actor, allowed: bool, what: str) -> None:

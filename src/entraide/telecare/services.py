@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -579,3 +579,21 @@ def stale_profiles(now: dt.datetime, limit: int = 20) -> list[int]:
         Q(profile_learned_at__isnull=True) | Q(profile_learned_at__lt=now - dt.timedelta(days=1)),
         active=True).values_list("pk", flat=True)[:limit])
 
+
+
+# --- for the welfare map ---------------------------------------------------------------------
+
+def open_alert_severities(household_ids: Collection[int] | None = None) -> dict[int, int]:
+    """The highest severity of each household's unresolved alerts (households with none are
+    left out); all households when `household_ids` is None."""
+    alerts = Alert.objects.filter(OPEN)
+    if household_ids is not None:
+        alerts = alerts.filter(installation__household_id__in=household_ids)
+    return dict(alerts.values("installation__household_id")
+                .annotate(top=Max("severity"))
+                .values_list("installation__household_id", "top"))
+
+
+def household_of_installation(installation_id: int) -> int | None:
+    return (Installation.objects.filter(pk=installation_id)
+            .values_list("household_id", flat=True).first())

@@ -84,6 +84,8 @@ class Command(BaseCommand):
                         "--incidents-every", f"{options['incidents_every']:g}",
                         # A fire first, within a minute: the console shows life at once.
                         "--first-incident", "fire", "--seed", str(SEED))
+            # Alerts and leads refresh levels as they come; overdue actions need the clock.
+            self._start("levels", "territory", "refresh", "--every-minutes", "60")
             self._start("web", "runserver", options["host"], "--noreload", "--insecure")
             self._welcome(options)
             while not stop.wait(0.5):
