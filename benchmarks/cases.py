@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import random
 import re
@@ -91,8 +92,10 @@ def use_database(path: Path) -> None:
         del connections["default"]
 
 
-def ensure_households(wanted: int) -> None:
-    """Seed the benchmark database up to `wanted` households, or reuse what it holds."""
+def ensure_households(wanted: int, notes_per_household: tuple[int, int] = NOTES_PER_HOUSEHOLD,
+                      territories: int | None = None) -> None:
+    """Seed the benchmark database up to `wanted` households (in the first `territories`
+    territories only, when given), or reuse what it holds."""
     have = Household.objects.count()
     if have >= wanted:
         say(f"reusing {have} households in {connection.settings_dict['NAME']}")
@@ -106,8 +109,11 @@ def ensure_households(wanted: int) -> None:
             f"about {elapsed / done * (total - done):.0f} s left")
 
     department = demo.load_department() if demo.is_seeded() else demo.build_organisation(rng)
+    if territories is not None:
+        department = dataclasses.replace(department,
+                                         territory_ids=department.territory_ids[:territories])
     demo.generate_households(rng, department, wanted - have,
-                             notes_per_household=NOTES_PER_HOUSEHOLD, progress=progress)
+                             notes_per_household=notes_per_household, progress=progress)
     say(f"seeded {wanted - have} households in {time.perf_counter() - started:.1f} s")
 
 

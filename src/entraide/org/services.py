@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from entraide.org.models import Role, Team, User
+from entraide.org.models import Organisation, Role, Team, Territory, User
 
 
 def assignable_agents(team: Team) -> list[tuple[int, str]]:
@@ -26,3 +26,12 @@ def landing_url(user: User) -> str:
         Role.ADMINISTRATOR: "/admin/",
     }
     return landing.get(user.role, "/login/")
+
+
+def organisation_of(user: User) -> int | None:
+    """The organisation an agent works for: their territory's, or for agents without a
+    territory (managers, DPO…) the organisation of this installation."""
+    if user.territory_id:
+        return Territory.objects.values_list("organisation_id", flat=True).get(
+            pk=user.territory_id)
+    return Organisation.objects.order_by("pk").values_list("pk", flat=True).first()

@@ -31,13 +31,15 @@ from django.utils.translation import gettext as _
 from entraide import french
 from entraide.cases import services as cases
 from entraide.cases.models import Domain, DomainLevel, Referral
-from entraide.org.models import Organisation, Territory, User
+from entraide.org.services import organisation_of
 from entraide.secrecy import policy
 from entraide.secrecy.policy import Actor
 
+from .layers import parse_bbox
 from .models import Service, ServiceCategory
+from .routing import EARTH_RADIUS_KM
+from .routing import haversine_km as distance_km
 
-EARTH_RADIUS_KM = 6371.0088
 # A domain at this level or above (difficulty, crisis) is a need to find a service for.
 NEED_LEVEL = 3
 MAX_RADIUS_KM = 500.0
@@ -52,14 +54,6 @@ _folded = functools.lru_cache(maxsize=20_000)(french.fold)
 
 
 # --- geometry ------------------------------------------------------------------------------
-
-def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance between two (latitude, longitude) points, in kilometres."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
 
 def bounding_box(centre: tuple[float, float], radius_km: float
                  ) -> tuple[float, float, float, float]:
@@ -161,28 +155,7 @@ def check_coordinates(lat: float, lon: float) -> None:
         raise ValueError(problem)
 
 
-def parse_bbox(raw: str) -> tuple[float, float, float, float]:
-    """A `west,south,east,north` box in degrees, as map clients send it."""
-    try:
-        west, south, east, north = (float(v) for v in raw.split(","))
-    except ValueError:
-        raise ValueError(_("bbox is west,south,east,north in degrees.")) from None
-    if not (all(map(math.isfinite, (west, south, east, north)))
-            and -180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        raise ValueError(_("bbox is west,south,east,north in degrees."))
-    return west, south, east, north
-
-
 # --- search ----------------------------------------------------------------------------------
-
-def organisation_of(user: User) -> int | None:
-    """The organisation whose directory an agent uses: their territory's, or for agents
-    without a territory (managers, DPO…) the organisation of this installation."""
-    if user.territory_id:
-        return Territory.objects.values_list("organisation_id", flat=True).get(
-            pk=user.territory_id)
-    return Organisation.objects.order_by("pk").values_list("pk", flat=True).first()
-
 
 @dataclass(frozen=True)
 class Found:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from ninja import Query, Router, Schema
 
+from entraide.org.services import organisation_of
 from entraide.secrecy.policy import Actor
 
 from . import directory
@@ -102,7 +103,7 @@ def search_services(request: HttpRequest, need: list[str] | None = NEED,
         query = directory.ServiceQuery.build(
             needs=need or context.needs, category=category, text=q,
             radius_km=radius_km).around(context.point, radius_km)
-    found = directory.search(query, directory.organisation_of(actor.user), limit, offset)
+    found = directory.search(query, organisation_of(actor.user), limit, offset)
     return {"items": found.items, "count": found.total}
 
 
@@ -115,4 +116,4 @@ def services_layer(request: HttpRequest, need: list[str] | None = NEED, category
     user = Actor.from_request(request, "api").user
     # Sent as built: checking thousands of features against the schema would take longer
     # than finding them (the schema above documents the shape; tests hold it to it).
-    return JsonResponse(directory.services_geojson(query, directory.organisation_of(user)))
+    return JsonResponse(directory.services_geojson(query, organisation_of(user)))

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from entraide.cases.models import Domain
+from entraide.org.services import organisation_of
 from entraide.secrecy import policy
 from entraide.secrecy.policy import Actor
 
@@ -83,7 +84,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
         query = _query(request, context_file)
     except ValueError as wrong:
         error, query = str(wrong), directory.ServiceQuery()
-    found = directory.search(query, directory.organisation_of(actor.user), PAGE, offset)
+    found = directory.search(query, organisation_of(actor.user), PAGE, offset)
     context = {
         "found": found, "query": query, "error": error, "context_file": context_file,
         "results": [(item, _need_tags(item.service.needs, item.matched_needs))
@@ -103,7 +104,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
 def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
     """A service's page; from a case file, with its distance and the Refer button."""
     actor = _actor(request)
-    service = directory.get_service(service_id, directory.organisation_of(actor.user))
+    service = directory.get_service(service_id, organisation_of(actor.user))
     context_file = _context_file(request, actor)
     distance = None
     if context_file and context_file.point and service.latitude is not None \
@@ -200,7 +201,7 @@ def service_edit(request: HttpRequest, service_id: int) -> HttpResponse:
     actor = _actor(request)
     directory.guard_editor(actor)
     return _edit(request, actor, directory.get_service(
-        service_id, directory.organisation_of(actor.user)))
+        service_id, organisation_of(actor.user)))
 
 
 @login_required
@@ -230,7 +231,7 @@ def services_layer(request: HttpRequest) -> HttpResponse:
         query = directory.ServiceQuery.parse(request.GET)
     except ValueError as wrong:
         return JsonResponse({"detail": str(wrong)}, status=400)
-    return JsonResponse(directory.services_geojson(query, directory.organisation_of(actor.user)))
+    return JsonResponse(directory.services_geojson(query, organisation_of(actor.user)))
 
 
 urlpatterns: list[URLPattern] = [

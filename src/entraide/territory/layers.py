@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.utils.translation import gettext as _
 
+from entraide.org.services import organisation_of
 from entraide.secrecy import policy
 from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
@@ -70,16 +71,8 @@ class MapFilters:
                     if part.strip() not in {"1", "2", "3", "4"}:
                         raise ValueError(_("A crisis level is a number from 1 to 4."))
                     levels.append(int(part))
-        bbox = None
-        if raw_bbox := (params.get("bbox") or "").strip():
-            try:
-                west, south, east, north = (float(v) for v in raw_bbox.split(","))
-            except ValueError:
-                raise ValueError(_("bbox is west,south,east,north in degrees.")) from None
-            if not (all(map(math.isfinite, (west, south, east, north)))
-                    and -180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-                raise ValueError(_("bbox is west,south,east,north in degrees."))
-            bbox = (west, south, east, north)
+        raw_bbox = (params.get("bbox") or "").strip()
+        bbox = parse_bbox(raw_bbox) if raw_bbox else None
         zoom = number("zoom")
         return cls(levels=tuple(sorted(set(levels))), territory_id=number("territory"),
                    team_id=number("team"), open_alert=params.get("alert") in ("1", "on"),
@@ -93,6 +86,18 @@ class MapFilters:
                  "alert" if self.open_alert else "", "lead" if self.waiting_lead else "",
                  f"zoom={self.zoom}"]
         return " ".join(p for p in parts if p)
+
+
+def parse_bbox(raw: str) -> tuple[float, float, float, float]:
+    """A `west,south,east,north` box in degrees, as map clients send it."""
+    try:
+        west, south, east, north = (float(v) for v in raw.split(","))
+    except ValueError:
+        raise ValueError(_("bbox is west,south,east,north in degrees.")) from None
+    if not (all(map(math.isfinite, (west, south, east, north)))
+            and -180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise ValueError(_("bbox is west,south,east,north in degrees."))
+    return west, south, east, north
 
 
 def _filtered(levels: QuerySet[CrisisLevel], filters: MapFilters) -> QuerySet[CrisisLevel]:
@@ -196,7 +201,7 @@ def cells(actor: Actor, filters: MapFilters) -> dict[str, Any]:
     `SMALL_COUNT` households are left out, small counts within a cell hidden."""
     user = actor.user
     policy.guard_role(actor, policy.can_see_aggregates(user), "map_cells")
-    organisation_id = _organisation_of(user)
+    organisation_id = organisation_of(user)
     levels = _filtered(CrisisLevel.objects.filter(
         territory__organisation_id=organisation_id or 0), filters)
     if user.territory_id is not None:  # a lead, or a manager of one territory
@@ -223,15 +228,6 @@ def cells(actor: Actor, filters: MapFilters) -> dict[str, Any]:
     policy.record(actor, AuditAction.READ, "map_cells",
                   detail=f"{len(features)} cells shown, {hidden} hidden {filters.describe()}")
     return _collection(features, hidden_cells=hidden, small_count=SMALL_COUNT)
-
-
-def _organisation_of(user: Any) -> int | None:
-    from entraide.org.models import Organisation, Territory
-
-    if user.territory_id:
-        return Territory.objects.values_list("organisation_id", flat=True).get(
-            pk=user.territory_id)
-    return Organisation.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
 def communes(territory_ids: Iterable[int] | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from entraide.cases.models import CaseStatus
 from entraide.org.models import Role, Team, Territory, User
+from entraide.org.services import organisation_of
 from entraide.people.models import Household
 from entraide.people.services import members_of
 from entraide.screening.models import Lead
@@ -48,7 +49,7 @@ def map_territories(user: User) -> list[Territory]:
     """The territories an agent's map covers: their own, or every one of the organisation."""
     if user.territory_id is not None:
         return list(Territory.objects.filter(pk=user.territory_id))
-    organisation_id = layers._organisation_of(user)
+    organisation_id = organisation_of(user)
     if organisation_id is None:
         return []
     return list(Territory.objects.filter(organisation_id=organisation_id).order_by("code"))

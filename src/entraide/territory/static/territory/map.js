@@ -84,6 +84,18 @@
     new Legend().addTo(map);
   }
 
+  // GeoJSON from one of the page's own routes; a refusal or an error rejects.
+  function getGeoJson(url, signal) {
+    return fetch(url, { signal: signal, credentials: "same-origin",
+      headers: { Accept: "application/geo+json, application/json" } })
+      .then((response) => {
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
+        return response.json();
+      });
+  }
+
   // Communes are drawn even when no tile server answers: with them the points still read.
   // Their names sit under their outline, not over the households inside it.
   const communeNames = L.layerGroup();
@@ -98,13 +110,10 @@
         .setContent(node("span", "", feature.properties.name)));
     },
   }).addTo(map);
-  fetch(config.urls.communes, { credentials: "same-origin" })
-    .then((response) => (response.ok ? response.json() : null))
+  getGeoJson(config.urls.communes)
     .then((data) => {
-      if (data) {
-        communes.addData(data);
-        nameCommunes();
-      }
+      communes.addData(data);
+      nameCommunes();
     })
     .catch(() => {});
   // Names only from the zoom where a territory's communes no longer crowd each other.
@@ -161,14 +170,7 @@
     controller = mine;
     element.dataset.state = "loading";
     element.setAttribute("aria-busy", "true");
-    fetch(layerUrl(), { signal: mine.signal, credentials: "same-origin",
-      headers: { Accept: "application/geo+json, application/json" } })
-      .then((response) => {
-        if (!response.ok) {
-          throw new Error(String(response.status));
-        }
-        return response.json();
-      })
+    getGeoJson(layerUrl(), mine.signal)
       .then((data) => {
         if (config.points) {
           drawHouseholds(data);
@@ -497,14 +499,7 @@
   }
 
   function loadServices() {
-    fetch(config.urls.services, { credentials: "same-origin",
-      headers: { Accept: "application/geo+json, application/json" } })
-      .then((response) => {
-        if (!response.ok) {
-          throw new Error(String(response.status));
-        }
-        return response.json();
-      })
+    getGeoJson(config.urls.services)
       .then((data) => {
         servicesLoaded = true;
         const features = (data && data.features) || [];
