@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
 OUT = Path(__file__).resolve().parent
@@ -73,7 +73,40 @@ def main() -> None:
         worker.screenshot(path=OUT / "screening-leads.png", full_page=False)
         worker.locator("table a").first.click()
         worker.screenshot(path=OUT / "screening-lead.png", full_page=False)
+        welfare_map(browser, household_url)
         browser.close()
+
+
+def welfare_map(browser: Browser, household_url: str) -> None:
+    """The map as a team lead and as a manager, a day of visits planned, the directory."""
+    viewport = {"width": 1280, "height": 900}
+    lead = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+    login(lead, "lead")
+    lead.goto(f"{BASE}/map/")
+    lead.wait_for_selector("#welfare-map[data-state=ready]")
+    lead.screenshot(path=OUT / "map.png", full_page=False)
+
+    manager = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+    login(manager, "manager")
+    manager.goto(f"{BASE}/map/")
+    manager.wait_for_selector("#welfare-map[data-state=ready]")
+    manager.screenshot(path=OUT / "map-manager.png", full_page=False)
+
+    worker = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
+    login(worker, "worker")
+    worker.goto(f"{BASE}/visits/")
+    boxes = worker.locator("input[name=household]")
+    for index in range(min(8, boxes.count())):
+        boxes.nth(index).check()
+    worker.locator("form button[type=submit]").first.click()
+    worker.wait_for_selector(".leaflet-container")
+    worker.wait_for_timeout(500)
+    worker.screenshot(path=OUT / "visits-plan.png", full_page=False)
+
+    worker.goto(household_url)
+    link = worker.locator("a[href*='/services/?case_file=']").first.get_attribute("href")
+    worker.goto(BASE + (link or "/services/"))
+    worker.screenshot(path=OUT / "directory.png", full_page=False)
 
 
 if __name__ == "__main__":

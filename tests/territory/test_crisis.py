@@ -99,11 +99,11 @@ def test_assessment_and_overdue_actions_count_and_the_highest_rule_wins(
         cases.add_action(actor, goal.pk, "Dossier FSL", None, yesterday)
     level, reasons = level_of(world.household_a.pk)
     assert level == 3
-    assert reasons == ["Assessment at level 3 in a domain", "1 plan action(s) overdue"]
+    assert reasons == ["Assessment at level 3 in a domain", "1 plan action overdue"]
 
     with django_capture_on_commit_callbacks(execute=True):
         cases.assess(actor, file.pk, {"housing": (1, "")})
-    assert level_of(world.household_a.pk) == (2, ["1 plan action(s) overdue"])
+    assert level_of(world.household_a.pk) == (2, ["1 plan action overdue"])
 
 
 @pytest.mark.django_db

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import translation
 
 from entraide.cases import services as cases
 from entraide.cases.models import Referral
@@ -26,14 +25,6 @@ from ..factories import OrganisationFactory
 # The households of the world fixture live at (44.2, 0.6).
 HOME = (44.2, 0.6)
 KM_LAT = 1 / 111.2  # about one kilometre of latitude, in degrees
-
-
-@pytest.fixture(autouse=True)
-def in_english(settings: Any) -> Any:
-    """Messages are checked in English, whatever the catalogues hold by then."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
 
 
 def _service(world: Any, name: str, needs: list[str], km_north: float | None,

@@ -239,7 +239,7 @@ def test_the_calendar_is_valid_icalendar_without_names(world: Any, office: Offic
     first_start = dt.datetime.combine(TOMORROW, dt.time(10), tzinfo=ZoneInfo("Europe/Paris"))
     assert f"DTSTART:{first_start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}" in lines
     summaries = [line for line in lines if line.startswith("SUMMARY:")]
-    assert summaries == ["SUMMARY:Visite à domicile – Villeneuve"] * 2
+    assert summaries == ["SUMMARY:Home visit – Villeneuve"] * 2
     assert "Lefèvre" not in text and "Zoé" not in text
     assert (f"LOCATION:{long_address.replace(',', chr(92) + ',')}\\, 47000 Villeneuve"
             in lines)

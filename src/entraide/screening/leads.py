@@ -139,3 +139,11 @@ def update_scorecard(actor: Actor, changes: Mapping[int, Mapping[str, Any]]) -> 
             changed += 1
     return changed
 
+
+
+def waiting_lead_of(actor: Actor, household_id: int) -> int | None:
+    """The household's latest lead still waiting for a visit, if sent where the agent
+    works (`policy.lead_scope`)."""
+    return (Lead.objects.filter(policy.lead_scope(actor.user), household_id=household_id,
+                                outcome="").order_by("-run_id").values_list("pk", flat=True)
+            .first())

@@ -594,6 +594,11 @@ def open_alert_severities(household_ids: Collection[int] | None = None) -> dict[
                 .values_list("installation__household_id", "top"))
 
 
+def open_alert_count(household_id: int) -> int:
+    """How many alerts are unresolved in the household's home."""
+    return Alert.objects.filter(OPEN, installation__household_id=household_id).count()
+
+
 def household_of_installation(installation_id: int) -> int | None:
     return (Installation.objects.filter(pk=installation_id)
             .values_list("household_id", flat=True).first())

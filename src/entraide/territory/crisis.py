@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from entraide.cases import services as cases
 from entraide.people.models import Household
@@ -112,8 +113,11 @@ def describe(reason: dict[str, Any]) -> str:
         Signal.OPEN_ALERT: _("Telecare alert open (severity %(value)s)"),
         Signal.SCREENING_SCORE: _("Screening lead waiting (%(value)s points)"),
         Signal.ASSESSMENT: _("Assessment at level %(value)s in a domain"),
-        Signal.OVERDUE_ACTIONS: _("%(value)s plan action(s) overdue"),
     }
+    if reason.get("signal") == Signal.OVERDUE_ACTIONS:
+        count = int(value or 0)
+        return ngettext("%(value)d plan action overdue", "%(value)d plan actions overdue",
+                        count) % {"value": count}
     template = templates.get(reason.get("signal", ""), "%(value)s")
     shown = f"{value:g}" if isinstance(value, float) else value
     return template % {"value": shown}

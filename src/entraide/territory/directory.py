@@ -122,7 +122,9 @@ class ServiceQuery:
             try:
                 return float(raw)
             except ValueError:
-                raise ValueError(_("%(name)s must be a number.") % {"name": name}) from None
+                label = {"lat": _("latitude"), "lon": _("longitude"),
+                         "radius": _("radius (km)")}.get(name, name)
+                raise ValueError(_("%(name)s must be a number.") % {"name": label}) from None
 
         needs = params.getlist("need") if hasattr(params, "getlist") else params.get("need", ())
         return cls.build(needs=needs, category=(params.get("category") or "").strip(),
@@ -364,7 +366,8 @@ def validate(fields: Mapping[str, Any]) -> dict[str, Any]:
                              "then neither on the map nor found by distance)."))
     elif lat is not None and lon is not None:
         try:
-            cleaned["latitude"], cleaned["longitude"] = float(lat), float(lon)
+            cleaned["latitude"], cleaned["longitude"] = (
+                float(str(lat).replace(",", ".")), float(str(lon).replace(",", ".")))
         except (TypeError, ValueError):
             refuse("latitude", _("Latitude and longitude are numbers of degrees."))
         else:

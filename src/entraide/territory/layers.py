@@ -61,7 +61,9 @@ class MapFilters:
             if not raw:
                 return None
             if not raw.isdigit():
-                raise ValueError(_("%(name)s must be a number.") % {"name": name})
+                label = {"territory": _("territory"), "team": _("team"),
+                         "zoom": _("zoom")}.get(name, name)
+                raise ValueError(_("%(name)s must be a number.") % {"name": label})
             return int(raw)
 
         levels: list[int] = []

@@ -41,7 +41,7 @@ class CrisisRule(models.Model):
     """
 
     signal = models.CharField(_("signal"), max_length=16, choices=Signal.choices)
-    threshold = models.FloatField(_("from"))
+    threshold = models.FloatField(_("counts from"))
     level = models.PositiveSmallIntegerField(
         _("level"), choices=CrisisColour.choices,
         validators=[MinValueValidator(1), MaxValueValidator(4)])

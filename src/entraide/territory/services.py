@@ -14,12 +14,11 @@ from entraide.org.models import Role, Team, Territory, User
 from entraide.org.services import organisation_of
 from entraide.people.models import Household
 from entraide.people.services import members_of
-from entraide.screening.models import Lead
+from entraide.screening.leads import waiting_lead_of
 from entraide.secrecy import policy
 from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
-from entraide.telecare.models import Alert
-from entraide.telecare.services import OPEN as OPEN_ALERT
+from entraide.telecare.services import open_alert_count
 
 from . import crisis, layers
 from .models import CrisisLevel
@@ -115,8 +114,7 @@ def household_summary(actor: Actor, household_id: int) -> HouseholdSummary:
                                  "colour": UNKNOWN_COLOUR, "reasons": []}
     else:
         shown = crisis.summary(level.level, level.reasons)
-    lead = (Lead.objects.filter(policy.lead_scope(user), household=household, outcome="")
-            .order_by("-run_id").values_list("pk", flat=True).first())
+    lead = waiting_lead_of(actor, household.pk)
     case_file = (policy.readable_case_files(user)
                  .filter(household=household, status=CaseStatus.OPEN)
                  .order_by("-opened_at").values_list("pk", flat=True).first())
@@ -125,7 +123,7 @@ def household_summary(actor: Actor, household_id: int) -> HouseholdSummary:
         colour=shown["colour"], reasons=shown["reasons"], address=household.address,
         postcode=household.postcode, commune=household.commune,
         members=[str(person) for person in members_of(household)],
-        open_alerts=Alert.objects.filter(OPEN_ALERT, installation__household=household).count(),
+        open_alerts=open_alert_count(household.pk),
         team=str(level.team) if level is not None and level.team is not None else "",
         lead_id=lead, case_file_id=case_file)
     policy.record(actor, AuditAction.READ, "household", household.pk, household.pk,

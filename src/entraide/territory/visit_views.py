@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from entraide.secrecy.policy import Actor
@@ -74,9 +75,10 @@ def due(request: HttpRequest) -> HttpResponse:
         except ValueError as wrong:
             messages.error(request, str(wrong))
         else:
-            messages.success(request, _("Day planned: %(n)d visits, back at the office at "
-                                        "%(back)s.") % {"n": len(requests),
-                                                        "back": f"{plan.back_at:%H:%M}"})
+            messages.success(request, ngettext(
+                "Day planned: %(n)d visit, back at the office at %(back)s.",
+                "Day planned: %(n)d visits, back at the office at %(back)s.",
+                len(requests)) % {"n": len(requests), "back": f"{plan.back_at:%H:%M}"})
             return redirect("territory:visit_plan", plan.pk)
         # Show again every row the worker had loaded, with their choices, minus what cannot fit.
         limit = max(PAGE_SIZE, len(request.POST.getlist("row")))

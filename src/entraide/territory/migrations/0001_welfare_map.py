@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('signal', models.CharField(choices=[('open_alert', 'Open telecare alert (threshold: severity)'), ('screening_score', 'Screening score of a waiting lead (threshold: score)'), ('assessment', 'Case-file assessment (threshold: highest domain level)'), ('overdue_actions', 'Overdue plan actions (threshold: how many)')], max_length=16, verbose_name='signal')),
-                ('threshold', models.FloatField(verbose_name='from')),
+                ('threshold', models.FloatField(verbose_name='counts from')),
                 ('level', models.PositiveSmallIntegerField(choices=[(1, 'Stable'), (2, 'To watch'), (3, 'Difficulty'), (4, 'Crisis')], validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(4)], verbose_name='level')),
                 ('reason', models.CharField(max_length=200, verbose_name='reason shown')),
                 ('active', models.BooleanField(default=True, verbose_name='active')),
