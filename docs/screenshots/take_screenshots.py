@@ -84,6 +84,10 @@ def welfare_map(browser: Browser, household_url: str) -> None:
     login(lead, "lead")
     lead.goto(f"{BASE}/map/")
     lead.wait_for_selector("#welfare-map[data-state=ready]")
+    for _ in range(2):  # from the whole territory to its main town, where levels show
+        lead.click(".leaflet-control-zoom-in")
+        lead.wait_for_timeout(600)
+        lead.wait_for_selector("#welfare-map[data-state=ready]")
     lead.screenshot(path=OUT / "map.png", full_page=False)
 
     manager = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
@@ -98,7 +102,9 @@ def welfare_map(browser: Browser, household_url: str) -> None:
     boxes = worker.locator("input[name=household]")
     for index in range(min(8, boxes.count())):
         boxes.nth(index).check()
-    worker.locator("form button[type=submit]").first.click()
+    worker.locator("main form button[type=submit]").first.click()
+    if worker.locator(".left-out").count():  # plan the day without what cannot fit
+        worker.locator("main form button[type=submit]").first.click()
     worker.wait_for_selector(".leaflet-container")
     worker.wait_for_timeout(500)
     worker.screenshot(path=OUT / "visits-plan.png", full_page=False)

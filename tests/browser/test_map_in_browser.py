@@ -97,23 +97,23 @@ def test_a_lead_filters_the_map_opens_a_household_then_its_case_file_and_a_manag
     expect(page.locator(f"{MARKERS}, {GROUPS}")).not_to_have_count(0)
     expect(page.locator("#map-status")).to_contain_text(f"{households:,}")
 
-    page.check('#map-filters input[name=level][value="4"]')
+    page.check('#map-filters input[name=level][value="3"]')
     expect(canvas).not_to_have_attribute("data-total", str(households))
     expect(canvas).to_have_attribute("data-state", "ready")
-    crises = int(canvas.get_attribute("data-total") or 0)
-    assert 0 < crises < households
-    expect(page.locator(f"{MARKERS}:not(.map-level-4)")).to_have_count(0)
+    difficulties = int(canvas.get_attribute("data-total") or 0)
+    assert 0 < difficulties < households
+    expect(page.locator(f"{MARKERS}:not(.map-level-3)")).to_have_count(0)
     groups = page.locator(GROUPS).evaluate_all("(gs) => gs.map((g) => g.ariaLabel)")
-    assert not [g for g in groups if re.search("Stable|To watch|Difficulty", g)], groups
-    expect(page).to_have_url(re.compile(r"/map/\?level=4$"))
+    assert not [g for g in groups if re.search("Stable|To watch|Crisis", g)], groups
+    expect(page).to_have_url(re.compile(r"/map/\?level=3$"))
 
     marker = zoom_in_to_a_household(page)
     label = marker.get_attribute("aria-label") or ""
-    assert label.startswith("4 Crisis: ")
+    assert label.startswith("3 Difficulty: ")
     click(page, marker)
     summary = page.locator("#map-panel .map-summary")
     expect(summary).to_be_visible()
-    expect(summary.locator(".map-summary-level")).to_contain_text("Crisis")
+    expect(summary.locator(".map-summary-level")).to_contain_text("Difficulty")
     expect(summary.locator(".map-reasons li").first).to_have_text(
         label.split(": ", 1)[1].split("; ")[0])
     expect(page.locator(f"{MARKERS}.selected")).to_have_count(1)
@@ -139,11 +139,11 @@ def test_a_lead_filters_the_map_opens_a_household_then_its_case_file_and_a_manag
     services.check()
     expect(page.locator("#welfare-map .map-service")).to_have_count(2)
     expect(page.locator("#map-services-note")).to_have_text("")
-    expect(page).to_have_url(re.compile(r"/map/\?level=4&services=1$"))
+    expect(page).to_have_url(re.compile(r"/map/\?level=3&services=1$"))
 
     crises_here = canvas.get_attribute("data-total")
     with page.expect_response(lambda response: "households.geojson" in response.url):
-        page.uncheck('#map-filters input[name=level][value="4"]')
+        page.uncheck('#map-filters input[name=level][value="3"]')
     expect(canvas).to_have_attribute("data-state", "ready")
     expect(canvas).not_to_have_attribute("data-total", str(crises_here))
     selected = page.locator(f"{MARKERS}.selected").bounding_box()

@@ -90,8 +90,8 @@ def test_assessment_and_overdue_actions_count_and_the_highest_rule_wins(
         world: Any, django_capture_on_commit_callbacks: Any) -> None:
     actor, file = world.actor("worker"), world.file_a
     with django_capture_on_commit_callbacks(execute=True):
-        cases.assess(actor, file.pk, {"housing": (3, ""), "income": (2, "")})
-    assert level_of(world.household_a.pk) == (3, ["Assessment at level 3 in a domain"])
+        cases.assess(actor, file.pk, {"housing": (4, ""), "income": (2, "")})
+    assert level_of(world.household_a.pk) == (3, ["Assessment at level 4 in a domain"])
 
     goal = cases.add_goal(actor, file.pk, "housing", "Garder le logement")
     yesterday = timezone.localdate() - dt.timedelta(days=1)
@@ -99,7 +99,7 @@ def test_assessment_and_overdue_actions_count_and_the_highest_rule_wins(
         cases.add_action(actor, goal.pk, "Dossier FSL", None, yesterday)
     level, reasons = level_of(world.household_a.pk)
     assert level == 3
-    assert reasons == ["Assessment at level 3 in a domain", "1 plan action overdue"]
+    assert reasons == ["Assessment at level 4 in a domain", "1 plan action overdue"]
 
     with django_capture_on_commit_callbacks(execute=True):
         cases.assess(actor, file.pk, {"housing": (1, "")})

@@ -18,7 +18,7 @@ from entraide.secrecy.models import AuditAction, AuditRecord
 from entraide.telecare import services as telecare
 from entraide.telecare.engine import Engine, Message
 from entraide.territory import crisis, layers
-from entraide.territory.models import Commune
+from entraide.territory.models import Commune, CrisisRule, Signal
 
 from ..factories import CaseFileFactory, HouseholdFactory, PersonFactory
 
@@ -39,6 +39,8 @@ def area(world: Any) -> dict[str, Any]:
                         team=world.team_a2, score=12, scorecard=12, explanation=[])
     nobody = HouseholdFactory(territory=world.territory_a)
     cases.assess(world.actor("worker"), world.file_a.pk, {"housing": (4, "Expulsion")})
+    # This organisation's managers count a domain in crisis as a crisis.
+    CrisisRule.objects.create(signal=Signal.ASSESSMENT, threshold=4, level=4, reason="")
     crisis.refresh()
     return {"a2": a2_file.household, "lead": lead_home, "nobody": nobody}
 

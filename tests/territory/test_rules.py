@@ -15,11 +15,11 @@ def test_a_manager_changes_a_rule_and_the_levels_follow(
         world: Any, django_capture_on_commit_callbacks: Any) -> None:
     from entraide.cases import services as cases
 
-    cases.assess(world.actor("worker"), world.file_a.pk, {"health": (2, "")})
-    rule = CrisisRule.objects.get(signal=Signal.ASSESSMENT, threshold=2)
+    cases.assess(world.actor("worker"), world.file_a.pk, {"health": (3, "")})
+    rule = CrisisRule.objects.get(signal=Signal.ASSESSMENT, threshold=3)
     with django_capture_on_commit_callbacks(execute=True):
         response = world.client("manager").post("/map/rules/", {
-            f"r{rule.pk}-signal": "assessment", f"r{rule.pk}-threshold": "2",
+            f"r{rule.pk}-signal": "assessment", f"r{rule.pk}-threshold": "3",
             f"r{rule.pk}-level": "4", f"r{rule.pk}-reason": "Fragile : voir vite",
             f"r{rule.pk}-active": "on", "f4": "6"})
     assert response.status_code == 302
@@ -32,9 +32,9 @@ def test_a_manager_changes_a_rule_and_the_levels_follow(
 
 @pytest.mark.django_db
 def test_a_wrong_value_saves_nothing_and_says_why(world: Any) -> None:
-    rule = CrisisRule.objects.get(signal=Signal.ASSESSMENT, threshold=2)
+    rule = CrisisRule.objects.get(signal=Signal.ASSESSMENT, threshold=3)
     response = world.client("manager").post("/map/rules/", {
-        f"r{rule.pk}-signal": "assessment", f"r{rule.pk}-threshold": "2",
+        f"r{rule.pk}-signal": "assessment", f"r{rule.pk}-threshold": "3",
         f"r{rule.pk}-level": "3", f"r{rule.pk}-active": "on", "f4": "lots"}, follow=True)
     assert "Visits per month must be a number" in response.content.decode()
     rule.refresh_from_db()

@@ -187,7 +187,8 @@ class CellIndex(Func):
 
 def suppress(counts: dict[str, int]) -> dict[str, int | None]:
     """Hide counts under `SMALL_COUNT`, and one more when only one is hidden, so that no
-    hidden count can be found back from the total."""
+    hidden count can be found back from the total (for cells of at least `SMALL_COUNT`
+    households: smaller ones are not shown at all)."""
     shown: dict[str, int | None] = {k: (v if v == 0 or v >= SMALL_COUNT else None)
                                     for k, v in counts.items()}
     hidden = [k for k, v in shown.items() if v is None]

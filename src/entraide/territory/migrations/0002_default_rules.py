@@ -4,10 +4,12 @@ from decimal import Decimal
 
 from django.db import migrations
 
+# Level 4 is kept for what needs someone now (a serious alert open); a domain in crisis in
+# the assessment or a strong screening signal is a difficulty to follow closely.
 RULES = [  # (signal, threshold, level)
     ("open_alert", 3, 4), ("open_alert", 1, 3),
     ("screening_score", 8, 3), ("screening_score", 1, 2),
-    ("assessment", 4, 4), ("assessment", 3, 3), ("assessment", 2, 2),
+    ("assessment", 4, 3), ("assessment", 3, 2),
     ("overdue_actions", 3, 3), ("overdue_actions", 1, 2),
 ]
 VISITS_PER_MONTH = {1: Decimal("0"), 2: Decimal("0.5"), 3: Decimal("1"), 4: Decimal("4")}
