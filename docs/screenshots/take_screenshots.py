@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, FloatRect, Locator, Page, sync_playwright
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
 OUT = Path(__file__).resolve().parent
@@ -77,6 +77,21 @@ def main() -> None:
         browser.close()
 
 
+def on_map(page: Page, selector: str) -> list[tuple[Locator, FloatRect]]:
+    """Markers in the open part of the map (not under its controls or legend)."""
+    found = []
+    items = page.locator(selector)
+    for index in range(items.count()):
+        box = items.nth(index).bounding_box()
+        if box and 300 < box["x"] < 900 and 240 < box["y"] < 740:
+            found.append((items.nth(index), box))
+    return found
+
+
+def click_centre(page: Page, box: FloatRect) -> None:
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
 def welfare_map(browser: Browser, household_url: str) -> None:
     """The map as a team lead and as a manager, a day of visits planned, the directory."""
     viewport = {"width": 1280, "height": 900}
@@ -84,10 +99,17 @@ def welfare_map(browser: Browser, household_url: str) -> None:
     login(lead, "lead")
     lead.goto(f"{BASE}/map/")
     lead.wait_for_selector("#welfare-map[data-state=ready]")
-    for _ in range(2):  # from the whole territory to its main town, where levels show
-        lead.click(".leaflet-control-zoom-in")
-        lead.wait_for_timeout(600)
+    for _ in range(2):  # into the largest group twice: the main town, household by household
+        groups = on_map(lead, "#welfare-map .map-cluster")
+        if not groups:
+            break
+        click_centre(lead, max(groups, key=lambda g: int(g[0].inner_text() or 0))[1])
+        lead.wait_for_timeout(1200)
         lead.wait_for_selector("#welfare-map[data-state=ready]")
+    households = on_map(lead, "#welfare-map .map-hh")
+    if households:
+        click_centre(lead, households[len(households) // 2][1])
+        lead.wait_for_selector("#map-panel .map-summary")
     lead.screenshot(path=OUT / "map.png", full_page=False)
 
     manager = browser.new_context(locale="fr-FR", viewport=viewport).new_page()
