@@ -10,7 +10,8 @@ from entraide.cases import services
 # What the admin may configure; telecare's installations appear without who lives there
 # (tests/telecare/test_admin.py).
 CONFIGURATION = {"org.organisation", "org.territory", "org.team", "org.user", "auth.group",
-                 "telecare.installation", "telecare.notificationchannel", "screening.source"}
+                 "telecare.installation", "telecare.notificationchannel", "screening.source",
+                 "territory.office"}
 
 
 def test_only_configuration_models_are_registered_in_the_admin() -> None:

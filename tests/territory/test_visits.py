@@ -391,3 +391,13 @@ def test_the_api_answers_422_naming_the_visits_that_cannot_fit(world: Any, offic
     assert "2 rue Lointaine" in body["detail"]
     assert [o["household_id"] for o in body["left_out"]] == [far.pk]
     assert not DayPlan.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_administrator_sets_a_teams_office_in_the_admin(world: Any) -> None:
+    client = world.client("admin")
+    response = client.post("/admin/territory/office/add/", {
+        "team": world.team_a2.pk, "name": "Antenne Nord", "address": "1 place de la Mairie",
+        "latitude": "44.64", "longitude": "0.51", "opens": "08:30", "closes": "17:30"})
+    assert response.status_code == 302, response.content[:500]
+    assert Office.objects.get(team=world.team_a2).name == "Antenne Nord"
