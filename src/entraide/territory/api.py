@@ -45,28 +45,24 @@ class HouseholdSummaryOut(Schema):
     case_file_id: int | None
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return Actor.from_request(request, "api")
-
-
 @router.get("/map/households", response=dict[str, Any])
 def map_households(request: HttpRequest, filters: Query[MapQuery]) -> dict[str, Any]:
     """Households the agent follows, by crisis level: points with their reasons, or, when
     more than 1,500 are in view, clusters of a grid sized to `zoom`. One audit record."""
-    return layers.households(_actor(request), MapFilters.parse(request.GET))
+    return layers.households(Actor.from_request(request, "api"), MapFilters.parse(request.GET))
 
 
 @router.get("/map/cells", response=dict[str, Any])
 def map_cells(request: HttpRequest, filters: Query[MapQuery]) -> dict[str, Any]:
     """Households per commune and level, for managers and team leads; communes of fewer
     than 3 households are left out, small counts within a commune are null."""
-    return layers.cells(_actor(request), MapFilters.parse(request.GET))
+    return layers.cells(Actor.from_request(request, "api"), MapFilters.parse(request.GET))
 
 
 @router.get("/map/communes", response=dict[str, Any])
 def map_communes(request: HttpRequest) -> dict[str, Any]:
     """Commune boundaries of the agent's territory (GeoJSON polygons)."""
-    return services.commune_layer(_actor(request))
+    return services.commune_layer(Actor.from_request(request, "api"))
 
 
 @router.get("/map/households/{household_id}", response=HouseholdSummaryOut)
@@ -74,4 +70,4 @@ def map_household(request: HttpRequest, household_id: int) -> services.Household
     """A household on the agent's map: level, reasons, members, open alerts, and the ids
     of its case file and lead when the agent may open them. Audited; refused outside the
     agent's map."""
-    return services.household_summary(_actor(request), household_id)
+    return services.household_summary(Actor.from_request(request, "api"), household_id)

@@ -16,10 +16,6 @@ from .models import DayPlan
 router = Router(tags=["visits"])
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return Actor.from_request(request, "api")
-
-
 class DueOut(Schema):
     household_id: int
     case_file_id: int
@@ -128,7 +124,7 @@ def visits_due(request: HttpRequest, limit: int = Query(50, ge=1, le=200),
                offset: int = Query(0, ge=0)) -> dict[str, Any]:
     """The caller's households due a home visit (by now or within the week), the most
     overdue first, then the highest crisis level."""
-    page = visits.visits_due(_actor(request), limit=limit, offset=offset)
+    page = visits.visits_due(Actor.from_request(request, "api"), limit=limit, offset=offset)
     return {"count": page.total, "items": [{
         **{f: getattr(row, f) for f in ("case_file_id", "level", "visits_per_month",
                                         "last_visit", "due", "overdue_days", "planned_for")},
@@ -143,7 +139,7 @@ def plan_day(request: HttpRequest, body: PlanIn) -> tuple[int, dict[str, Any]]:
     """Plan a day of visits from the team's office and back, in the shortest order that
     respects every time window. When some visits cannot fit, nothing is saved and the 422
     answer names them and why (`left_out`)."""
-    actor = _actor(request)
+    actor = Actor.from_request(request, "api")
     requests = [visits.VisitRequest(v.household_id, v.not_before, v.not_after,
                                     v.duration_minutes) for v in body.visits]
     try:
@@ -158,4 +154,4 @@ def plan_day(request: HttpRequest, body: PlanIn) -> tuple[int, dict[str, Any]]:
 def get_plan(request: HttpRequest, plan_id: int) -> dict[str, Any]:
     """A day plan with its visits in order: its worker's, or for a team lead, one of their
     territory's."""
-    return _plan_out(visits.plan_view(_actor(request), plan_id))
+    return _plan_out(visits.plan_view(Actor.from_request(request, "api"), plan_id))
