@@ -26,7 +26,6 @@ from .test_case_file_in_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "map.png"
 MARKERS = "#welfare-map .map-hh"
 GROUPS = "#welfare-map .map-cluster"
 
@@ -160,8 +159,7 @@ def test_a_lead_filters_the_map_opens_a_household_then_its_case_file_and_a_manag
         page.mouse.wheel(0, -150)  # closer, around the household shown in the panel
     expect(canvas).to_have_attribute("data-state", "ready")
     page.mouse.move(640, 120)  # away from the map: no tooltip over the picture
-    README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(README_SCREENSHOT))
+    page.screenshot(path=str(screenshots_dir / "map.png"))
 
     summary.get_by_role("link", name="Open the case file").click()
     expect(page).to_have_url(f"{base}/households/{household}/")

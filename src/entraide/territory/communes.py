@@ -43,20 +43,16 @@ def convex_hull(points: list[Point]) -> list[Point]:
 
 
 def outline(points: list[Point], margin_km: float = 0.3) -> dict[str, Any]:
-    """A polygon around the points: their hull pushed out by `margin_km` from its centre
-    (a lone address gets a small octagon)."""
-    hull = convex_hull(points)
-    cx = sum(p[0] for p in hull) / len(hull)
-    cy = sum(p[1] for p in hull) / len(hull)
-    if len(hull) < 3:
-        hull = [(cx + math.cos(a * math.pi / 4) * 1e-9, cy + math.sin(a * math.pi / 4) * 1e-9)
-                for a in range(8)]
+    """A polygon around the points, about `margin_km` wider: the hull of a small octagon
+    around each address (pushing the hull's corners out from its centre can leave an
+    address near a long edge outside)."""
+    cy = sum(p[1] for p in points) / len(points)
     dy = margin_km / 111.0
     dx = dy / max(math.cos(math.radians(cy)), 0.01)
-    ring = []
-    for x, y in hull:
-        norm = math.hypot((x - cx) / dx, (y - cy) / dy) or 1.0
-        ring.append([round(x + (x - cx) / norm, 6), round(y + (y - cy) / norm, 6)])
+    corners = [(math.cos(a * math.pi / 4), math.sin(a * math.pi / 4)) for a in range(8)]
+    hull = convex_hull([(x + cx * dx, y + cy_ * dy) for x, y in set(points)
+                        for cx, cy_ in corners])
+    ring = [[round(x, 6), round(y, 6)] for x, y in hull]
     ring.append(ring[0])
     return {"type": "Polygon", "coordinates": [ring]}
 
