@@ -10,6 +10,8 @@ from django.db.models import F
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
 
+from entraide.secrecy.sealed import seal_changes, sealed_fields
+
 M = TypeVar("M", bound=models.Model)
 
 
@@ -43,6 +45,8 @@ class StaleEdit(Exception):
 
 
 def _label(model: type[models.Model], name: str) -> str:
+    if (sealed := sealed_fields(model).get(name)) is not None:
+        return str(sealed.verbose_name or name)
     field = model._meta.get_field(name.removesuffix("_id"))
     return str(getattr(field, "verbose_name", name))
 
@@ -50,8 +54,14 @@ def _label(model: type[models.Model], name: str) -> str:
 def save_if_current(model: type[M], pk: int, version: int, changes: dict[str, Any]) -> M:
     """Apply changes only if the stored version is still `version`; raise StaleEdit otherwise."""
     with transaction.atomic():
+        columns = dict(changes)
+        if sealed_fields(model).keys() & changes.keys():
+            row = model._default_manager.filter(pk=pk).first()
+            if row is None:
+                raise Http404(_("This record no longer exists."))
+            columns = seal_changes(row, changes)
         updated = model._default_manager.filter(pk=pk, version=version).update(
-            **changes, version=F("version") + 1
+            **columns, version=F("version") + 1
         )
         try:
             current = model._default_manager.get(pk=pk)

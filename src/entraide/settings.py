@@ -83,10 +83,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers work while a writer commits; IMMEDIATE avoids lock-upgrade deadlocks.
+    # WAL lets readers work while a writer commits; IMMEDIATE avoids lock-upgrade deadlocks;
+    # secure_delete zeroes what is deleted or rewritten, so that no clear text from before a
+    # correction or a migration lingers in free pages of the file.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-        "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+        "PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0

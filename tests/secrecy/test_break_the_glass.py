@@ -59,15 +59,18 @@ def test_with_a_reason_access_is_granted_for_the_configured_time_audited_and_not
     assert page.status_code == 200 and "Lefèvre".upper() in page.content.decode()
 
     grant = AuditRecord.objects.get(action="break_glass")
-    assert (grant.username, grant.object_id, grant.reason) == ("worker.b", world.file_a.pk,
-                                                                REASON)
+    assert (grant.username, grant.object_id, grant.reason_text) == (
+        "worker.b", world.file_a.pk, REASON)
     read = AuditRecord.objects.filter(action="read", username="worker.b").get()
-    assert "break-the-glass" in read.detail and read.reason == REASON
+    assert "break-the-glass" in read.detail and read.reason_text == REASON
+    # The reason tells of the household's situation: sealed in the access and the audit.
+    assert "pompiers" not in grant.reason + read.reason + access.reason_sealed
 
     told = {n.recipient.username for n in Notice.objects.all()}
     assert told == {"dpo", "worker"}
+    assert all("pompiers" not in n.body for n in Notice.objects.all())
     assert sorted(mail.outbox[0].to) == ["dpo@example.org", "referent@example.org"]
-    assert REASON in mail.outbox[0].body
+    assert REASON not in mail.outbox[0].body and "Entraide" in mail.outbox[0].body
     assert REASON in world.client("dpo").get("/notices/").content.decode()
 
 

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from entraide import french
 from entraide.cases import services
 from entraide.cases.models import Note, NoteTerm
 
+from .rawscan import entraide, pg_dump, postgres_answers, postgres_database, sqlite_bytes
+
 SENTENCE = "Zéphyrine grommelait contre les ascenseurs défectueux du quartier Quetzal"
 WORDS = [w for w in SENTENCE.split() if len(w) > 3]
-PG_URL = os.environ.get("ENTRAIDE_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-
 # Runs in a separate process against a real database file or server, as the service would.
 SCRIPT = f"""
 import json
@@ -39,15 +34,10 @@ print(json.dumps(found))
 """
 
 
-def _run_service(env: dict[str, str], data_dir: Path) -> dict[str, list[str]]:
-    env = {**os.environ, **env, "ENTRAIDE_DATA_DIR": str(data_dir),
-           "DJANGO_SETTINGS_MODULE": "entraide.settings"}
-    root = Path(__file__).resolve().parents[2]
-    entraide = [sys.executable, "-m", "entraide.cli"]
-    subprocess.run([*entraide, "migrate", "-v", "0"], env=env, check=True, cwd=root)
-    out = subprocess.run([*entraide, "shell", "-c", SCRIPT], env=env, check=True, cwd=root,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def _run_service(data_dir: Path, database_url: str | None = None) -> dict[str, list[str]]:
+    entraide(data_dir, database_url, "migrate", "-v", "0")
+    return json.loads(entraide(data_dir, database_url, "shell", "-c", SCRIPT)
+                      .strip().splitlines()[-1])
 
 
 def _assert_no_word_of_the_note(raw: bytes) -> None:
@@ -63,39 +53,17 @@ def _assert_found_by_each_form(found: dict[str, list[str]]) -> None:
 
 
 def test_a_note_leaves_no_word_in_the_sqlite_file_and_is_found_by_its_words(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    os.environ.pop("DATABASE_URL", None)
-    try:
-        found = _run_service({}, tmp_path)
-    finally:
-        os.environ.update(env)
-    _assert_found_by_each_form(found)
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("entraide.sqlite3*"))
+    _assert_found_by_each_form(_run_service(tmp_path))
+    raw = sqlite_bytes(tmp_path)
     assert len(raw) > 100_000
     _assert_no_word_of_the_note(raw)
 
 
-def _postgres_answers() -> bool:
-    try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _postgres_answers(), reason="PostgreSQL does not answer")
+@pytest.mark.skipif(not postgres_answers(), reason="PostgreSQL does not answer")
 def test_a_note_leaves_no_word_in_a_postgresql_dump_and_is_found_by_its_words(tmp_path):
-    name = f"entraide_scan_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        found = _run_service({"DATABASE_URL": url}, tmp_path)
-        dump = subprocess.run(["pg_dump", "--data-only", url], check=True,
-                              capture_output=True).stdout
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database() as url:
+        found = _run_service(tmp_path, url)
+        dump = pg_dump(url)
     _assert_found_by_each_form(found)
     assert b"COPY public.cases_note" in dump
     _assert_no_word_of_the_note(dump)

@@ -310,7 +310,7 @@ def test_erasure_of_one_member_replaces_their_identity_keeps_the_household_and_i
     assert _readable(world.file_a)  # the household's file is the partner's too
     assert ReceptionEntry.objects.get(person=person).reason == ""
     record = AuditRecord.objects.get(action="erase")
-    assert (record.username, record.object_id, record.household_id, record.reason, record.ip) \
+    assert (record.username, record.object_id, record.household_id, record.reason_text, record.ip) \
         == ("dpo", person.pk, world.household_a.pk, "Demande écrite du 3 mars", "10.0.0.5")
 
 

@@ -39,6 +39,7 @@ from entraide.people.services import name_keys
 from entraide.secrecy import crypto
 from entraide.secrecy.crypto import LEVEL_COMMENT, NOTE_BODY
 from entraide.secrecy.models import HouseholdKey
+from entraide.secrecy.sealed import sealed_fields
 
 from .models import (
     Action,
@@ -230,16 +231,18 @@ _COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     Consent: ("person", "purpose", "given", "recorded_at", "recorded_by"),
     CaseFile: ("id", "household", "team", "referent", "status", "opened_at", "closed_at",
                "updated_at", "version"),
-    ReceptionEntry: ("id", "household", "person", "case_file", "reason", "received_by", "at"),
+    ReceptionEntry: ("id", "household", "person", "case_file", "reason_sealed", "received_by",
+                     "at"),
     Note: ("id", "case_file", "kind", "body_sealed", "author", "created_at", "first",
            "version_no", "is_current", "sensitive"),
     NoteTerm: ("term", "note", "case_file", "restricted"),
     Assessment: ("id", "case_file", "author", "created_at"),
     DomainLevel: ("assessment", "domain", "level", "comment_sealed"),
-    Goal: ("id", "case_file", "domain", "title", "status", "created_at", "version"),
-    Action: ("id", "goal", "title", "owner", "due_date", "status", "created_at", "version"),
-    Referral: ("id", "case_file", "service", "reason", "status", "created_by", "created_at",
-               "version"),
+    Goal: ("id", "case_file", "domain", "title_sealed", "status", "created_at", "version"),
+    Action: ("id", "goal", "title_sealed", "owner", "due_date", "status", "created_at",
+             "version"),
+    Referral: ("id", "case_file", "service_sealed", "reason_sealed", "status", "created_by",
+               "created_at", "version"),
     TimelineEvent: ("case_file", "at", "kind", "object_id", "summary"),
 }
 _NOTE_KINDS = (NoteKind.INTERVIEW, NoteKind.PHONE_CALL, NoteKind.HOME_VISIT, NoteKind.EMAIL,
@@ -292,6 +295,12 @@ class _Chunk:
         self.keys: dict[int, tuple[int, int, bytes]] = {}
         self.at = _datetime_adapter()
         self.day = connection.ops.adapt_datefield_value
+
+    def seal(self, case_file_id: int, text: str, model: type[models.Model], name: str) -> str:
+        """A free text of the file sealed as the model's own attribute seals it."""
+        household_id, key_pk, data_key = self.keys[case_file_id]
+        return crypto.seal_with(data_key, key_pk, household_id, text,
+                                sealed_fields(model)[name].purpose)
 
     def new_id(self, model: type[models.Model]) -> int:
         pk = self.next_ids[model]
@@ -454,7 +463,8 @@ class _Chunk:
             person = members[0][0] if rng.random() < 0.8 else rng.choice(members)[0]
             self.rows[ReceptionEntry].append((
                 entry_id, household_id, person, case_file_id,
-                rng.choice(demo_names.RECEPTION_REASONS), rng.choice(receptionists), self.at(at),
+                self.seal(case_file_id, rng.choice(demo_names.RECEPTION_REASONS), ReceptionEntry,
+                          "reason"), rng.choice(receptionists), self.at(at),
             ))
             self.event(case_file_id, at, EventKind.RECEPTION, entry_id)
         return times[-1]
@@ -525,8 +535,9 @@ class _Chunk:
                 )[0]
             else:
                 status = rng.choices((GoalStatus.ACHIEVED, GoalStatus.ABANDONED), (65, 35))[0]
-            self.rows[Goal].append((goal_id, case_file_id, domain,
-                                    rng.choice(demo_names.GOAL_TITLES[domain]), status,
+            title = self.seal(case_file_id, rng.choice(demo_names.GOAL_TITLES[domain]), Goal,
+                              "title")
+            self.rows[Goal].append((goal_id, case_file_id, domain, title, status,
                                     self.at(created), 1))
             self.event(case_file_id, created, EventKind.GOAL, goal_id)
             last = max(last, created, self.actions(case_file_id, goal_id, referent,
@@ -548,8 +559,9 @@ class _Chunk:
             due = (created + dt.timedelta(days=rng.randint(14, 90))).date()
             owner = referent if rng.random() < 0.7 else None
             action_id = self.new_id(Action)
-            self.rows[Action].append((action_id, goal_id, rng.choice(demo_names.ACTION_TITLES),
-                                      owner, self.day(due), status, self.at(created), 1))
+            title = self.seal(case_file_id, rng.choice(demo_names.ACTION_TITLES), Action, "title")
+            self.rows[Action].append((action_id, goal_id, title, owner, self.day(due), status,
+                                      self.at(created), 1))
             self.event(case_file_id, created, EventKind.ACTION, action_id)
             last = max(last, created)
         return last
@@ -570,8 +582,11 @@ class _Chunk:
                 )[0]
             referral_id = self.new_id(Referral)
             self.rows[Referral].append((
-                referral_id, case_file_id, rng.choice(demo_names.REFERRAL_SERVICES),
-                rng.choice(demo_names.RECEPTION_REASONS), status, referent, self.at(at), 1,
+                referral_id, case_file_id,
+                self.seal(case_file_id, rng.choice(demo_names.REFERRAL_SERVICES), Referral,
+                          "service"),
+                self.seal(case_file_id, rng.choice(demo_names.RECEPTION_REASONS), Referral,
+                          "reason"), status, referent, self.at(at), 1,
             ))
             self.event(case_file_id, at, EventKind.REFERRAL, referral_id)
             last = max(last, at)

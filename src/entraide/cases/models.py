@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from entraide.org.models import Team
 from entraide.people.models import Household, Person
+from entraide.secrecy.sealed import SealedText
 
 
 class CaseStatus(models.TextChoices):
@@ -49,7 +50,8 @@ class ReceptionEntry(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="receptions")
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL)
     case_file = models.ForeignKey(CaseFile, null=True, blank=True, on_delete=models.CASCADE)
-    reason = models.CharField(_("reason"), max_length=300)
+    reason = SealedText("household_id", _("reason"), max_length=300)
+    reason_sealed = models.TextField(blank=True)
     received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     at = models.DateTimeField(_("at"))
 
@@ -187,7 +189,8 @@ class Goal(models.Model):
 
     case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="goals")
     domain = models.CharField(_("domain"), max_length=16, choices=Domain.choices)
-    title = models.CharField(_("goal"), max_length=300)
+    title = SealedText("case_file.household_id", _("goal"), max_length=300)
+    title_sealed = models.TextField(blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=GoalStatus.choices, default=GoalStatus.ACTIVE
     )
@@ -208,7 +211,8 @@ class Action(models.Model):
     """A step towards a goal, with who does it and by when."""
 
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="actions")
-    title = models.CharField(_("action"), max_length=300)
+    title = SealedText("goal.case_file.household_id", _("action"), max_length=300)
+    title_sealed = models.TextField(blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         verbose_name=_("owner"),
@@ -234,8 +238,11 @@ class Referral(models.Model):
     """An orientation of the household towards another service."""
 
     case_file = models.ForeignKey(CaseFile, on_delete=models.CASCADE, related_name="referrals")
-    service = models.CharField(_("service"), max_length=200)
-    reason = models.CharField(_("reason"), max_length=1000)
+    # Where a household is sent says much of its situation (an addiction centre, a shelter).
+    service = SealedText("case_file.household_id", _("service"), max_length=200)
+    service_sealed = models.TextField(blank=True)
+    reason = SealedText("case_file.household_id", _("reason"), max_length=1000)
+    reason_sealed = models.TextField(blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.SENT
     )

@@ -18,9 +18,9 @@ from entraide import french
 from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Role, Team
 from entraide.people.models import Household, Person
-from entraide.secrecy import crypto, policy
+from entraide.secrecy import crypto, policy, sealed
 from entraide.secrecy.crypto import LEVEL_COMMENT, NOTE_BODY
-from entraide.secrecy.models import AuditAction, HouseholdKey
+from entraide.secrecy.models import AuditAction
 from entraide.secrecy.policy import Actor
 
 from .models import (
@@ -70,9 +70,8 @@ def open_new_case_file(actor: Actor, household: Household, team: Team, person: P
                                         opened_at=now)
     _event(case_file, EventKind.STATUS, case_file.pk, now, "opened")
     policy.record(actor, AuditAction.CREATE, "case_file", case_file.pk, household.pk)
-    entry = ReceptionEntry.objects.create(household=household, person=person,
-                                          case_file=case_file, reason=reason,
-                                          received_by=actor.user, at=now)
+    entry = sealed.create(ReceptionEntry, {"reason": reason}, household=household,
+                          person=person, case_file=case_file, received_by=actor.user, at=now)
     _event(case_file, EventKind.RECEPTION, entry.pk, now)
     return case_file
 
@@ -105,9 +104,9 @@ def log_reception(actor: Actor, household_id: int, person_id: int | None,
     case_file = household.case_files.order_by("status", "-opened_at").first()
     if person_id is not None and not household.members.filter(pk=person_id).exists():
         raise Http404(_("This person is not a member of the household."))
-    entry = ReceptionEntry.objects.create(household=household, person_id=person_id,
-                                          case_file=case_file, reason=reason,
-                                          received_by=actor.user, at=timezone.now())
+    entry = sealed.create(ReceptionEntry, {"reason": reason}, household=household,
+                          person_id=person_id, case_file=case_file, received_by=actor.user,
+                          at=timezone.now())
     if case_file is not None:
         _event(case_file, EventKind.RECEPTION, entry.pk, entry.at)
     policy.record(actor, AuditAction.CREATE, "reception", entry.pk, household.pk)
@@ -192,9 +191,10 @@ class TimelinePage:
 _LOADERS = {
     EventKind.ASSESSMENT: lambda ids: Assessment.objects.filter(pk__in=ids)
     .select_related("author").prefetch_related("levels"),
-    EventKind.GOAL: lambda ids: Goal.objects.filter(pk__in=ids),
-    EventKind.ACTION: lambda ids: Action.objects.filter(pk__in=ids).select_related("goal", "owner"),
-    EventKind.REFERRAL: lambda ids: Referral.objects.filter(pk__in=ids),
+    EventKind.GOAL: lambda ids: Goal.objects.filter(pk__in=ids).select_related("case_file"),
+    EventKind.ACTION: lambda ids: Action.objects.filter(pk__in=ids)
+    .select_related("goal__case_file", "owner"),
+    EventKind.REFERRAL: lambda ids: Referral.objects.filter(pk__in=ids).select_related("case_file"),
     EventKind.RECEPTION: lambda ids: ReceptionEntry.objects.filter(pk__in=ids)
     .select_related("person", "received_by"),
 }
@@ -248,18 +248,7 @@ def _reveal(actor: Actor, notes: list[Note], case_file: CaseFile | None = None) 
         if note.sensitive and not policy.can_read_sensitive(actor.user, note.author_id, file):
             note._body = None  # type: ignore[attr-defined]
         else:
-            note._body = _unseal_or_erased(file.household_id, note.body_sealed, NOTE_BODY)  # type: ignore[attr-defined]
-
-
-def _unseal_or_erased(household_id: int, value: str, field: str) -> str:
-    """The clear text, or a mark once retention or erasure shredded the household's key."""
-    try:
-        return crypto.unseal(household_id, value, field)
-    except crypto.MissingKey:
-        # Only a deleted data key means erased; a master key missing is an outage, said loudly.
-        if HouseholdKey.objects.filter(pk=int(value.split("$")[1])).exists():
-            raise
-        return _("(erased)")
+            note._body = crypto.unseal_or_erased(file.household_id, note.body_sealed, NOTE_BODY)  # type: ignore[attr-defined]
 
 
 def _index_note(note: Note, text: str) -> None:
@@ -346,7 +335,7 @@ def notes_of(actor: Actor, case_file_id: int, limit: int, offset: int) -> tuple[
 
 def _reveal_comments(case_file: CaseFile, levels: list[DomainLevel]) -> list[DomainLevel]:
     for level in levels:
-        level._comment = _unseal_or_erased(  # type: ignore[attr-defined]
+        level._comment = crypto.unseal_or_erased(  # type: ignore[attr-defined]
             case_file.household_id, level.comment_sealed, LEVEL_COMMENT)
     return levels
 
@@ -397,8 +386,8 @@ def assessments_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Asse
 def add_goal(actor: Actor, case_file_id: int, domain: str, title: str) -> Goal:
     """Add a goal to the support plan."""
     case_file = policy.guard_case_file(actor, case_file_id)
-    goal = Goal.objects.create(case_file=case_file, domain=domain, title=title,
-                               created_at=timezone.now())
+    goal = sealed.create(Goal, {"title": title}, case_file=case_file, domain=domain,
+                         created_at=timezone.now())
     _event(case_file, EventKind.GOAL, goal.pk, goal.created_at)
     policy.record(actor, AuditAction.CREATE, "goal", goal.pk, case_file.household_id)
     return goal
@@ -424,8 +413,8 @@ def add_action(actor: Actor, goal_id: int, title: str, owner_id: int | None,
     if goal is None:
         raise Http404(_("No goal with this number."))
     case_file = policy.guard_case_file(actor, goal.case_file_id)
-    action = Action.objects.create(goal=goal, title=title, owner_id=owner_id, due_date=due_date,
-                                   created_at=timezone.now())
+    action = sealed.create(Action, {"title": title}, goal=goal, owner_id=owner_id,
+                           due_date=due_date, created_at=timezone.now())
     _event(case_file, EventKind.ACTION, action.pk, action.created_at)
     policy.record(actor, AuditAction.CREATE, "action", action.pk, case_file.household_id)
     return action
@@ -453,8 +442,9 @@ def plan_of(actor: Actor, case_file_id: int) -> tuple[CaseFile, list[Goal]]:
 def add_referral(actor: Actor, case_file_id: int, service: str, reason: str) -> Referral:
     """Refer the household to another service."""
     case_file = policy.guard_case_file(actor, case_file_id)
-    referral = Referral.objects.create(case_file=case_file, service=service, reason=reason,
-                                       created_by=actor.user, created_at=timezone.now())
+    referral = sealed.create(Referral, {"service": service, "reason": reason},
+                             case_file=case_file, created_by=actor.user,
+                             created_at=timezone.now())
     _event(case_file, EventKind.REFERRAL, referral.pk, referral.created_at)
     policy.record(actor, AuditAction.CREATE, "referral", referral.pk, case_file.household_id)
     return referral

@@ -27,6 +27,10 @@ class AuditOut(Schema):
     reason: str
     detail: str
 
+    @staticmethod
+    def resolve_reason(record: Any) -> str:
+        return str(record.reason_text)
+
 
 class AuditPage(Schema):
     items: list[AuditOut]

@@ -25,6 +25,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from .models import HouseholdKey
 
@@ -35,6 +36,7 @@ NONCE_BYTES = 12
 NOTE_BODY = "note.body"
 LEVEL_COMMENT = "level.comment"
 IDENTITY_NUMBER = "person.identity_number"
+AUDIT_REASON = "audit.reason"
 
 
 class MissingKey(Exception):
@@ -251,6 +253,33 @@ def unseal(household_id: int, value: str, field: str) -> str:
     raw = base64.b64decode(payload)
     return AESGCM(data_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
                                     f"{field}|{household_id}".encode()).decode()
+
+
+def seal_if_keyed(household_id: int, plaintext: str, field: str) -> str | None:
+    """Seal with the household's data key if it has one already (None otherwise): for
+    records that must not bring a shredded key back to life."""
+    row = HouseholdKey.objects.filter(household_id=household_id).first()
+    if row is None:
+        return None
+    return seal(household_id, plaintext, field)
+
+
+def reveal(household_id: int | None, value: str, field: str) -> str:
+    """A stored text that may be sealed (new records) or clear (records from before)."""
+    if household_id is None or not value.startswith(f"{FORMAT}$"):
+        return value
+    return unseal_or_erased(household_id, value, field)
+
+
+def unseal_or_erased(household_id: int, value: str, field: str) -> str:
+    """The clear text, or a mark once retention or erasure shredded the household's key."""
+    try:
+        return unseal(household_id, value, field)
+    except MissingKey:
+        # Only a deleted data key means erased; a master key missing is an outage, said loudly.
+        if HouseholdKey.objects.filter(pk=int(value.split("$")[1])).exists():
+            raise
+        return gettext("(erased)")
 
 
 # --- rotation -----------------------------------------------------------------------------

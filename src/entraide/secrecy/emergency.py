@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from entraide.org.models import Role, User
 
-from . import policy
+from . import policy, sealed
 from .models import AuditAction, EmergencyAccess, Notice
 from .policy import Actor
 
@@ -37,9 +37,9 @@ def break_glass(actor: Actor, case_file_id: int, reason: str) -> EmergencyAccess
 
         raise Http404(_("No case file with this number."))
     now = timezone.now()
-    access = EmergencyAccess.objects.create(
-        user=actor.user, case_file=case_file, reason=reason, granted_at=now,
-        expires_at=now + dt.timedelta(minutes=settings.ENTRAIDE_BREAK_GLASS_MINUTES))
+    until = now + dt.timedelta(minutes=settings.ENTRAIDE_BREAK_GLASS_MINUTES)
+    access = sealed.create(EmergencyAccess, {"reason": reason}, user=actor.user,
+                           case_file=case_file, granted_at=now, expires_at=until)
     policy.record(Actor(actor.user, actor.ip, actor.channel, reason), AuditAction.BREAK_GLASS,
                   "case_file", case_file.pk, case_file.household_id,
                   detail=f"until {access.expires_at.isoformat()}")
@@ -48,17 +48,17 @@ def break_glass(actor: Actor, case_file_id: int, reason: str) -> EmergencyAccess
         recipients.append(case_file.referent)
     who = actor.user.get_full_name() or actor.user.get_username()
     subject = _("Emergency access to case file %(number)s") % {"number": case_file.pk}
-    body = _("%(who)s opened case file %(number)s outside need-to-know until %(until)s. "
-             "Reason given: %(reason)s") % {
+    body = _("%(who)s opened case file %(number)s outside need-to-know until %(until)s.") % {
         "who": who, "number": case_file.pk,
-        "until": timezone.localtime(access.expires_at).strftime("%Y-%m-%d %H:%M"),
-        "reason": reason}
-    Notice.objects.bulk_create(Notice(recipient=r, created_at=now, subject=subject, body=body)
-                               for r in recipients)
+        "until": timezone.localtime(access.expires_at).strftime("%Y-%m-%d %H:%M")}
+    Notice.objects.bulk_create(Notice(recipient=r, created_at=now, subject=subject, body=body,
+                                      emergency=access) for r in recipients)
     emails = [r.email for r in recipients if r.email]
     if emails:
         try:
-            send_mail(subject, body, None, emails)
+            # The reason stays in Entraide, sealed: an e-mail leaves it in every mailbox.
+            send_mail(subject, body + " " + _("Read the reason given in Entraide, Notices."),
+                      None, emails)
         except OSError:  # the in-app notice is the record; mail is a courtesy
             log.warning("could not e-mail the emergency-access notice for file %s", case_file.pk)
     return access
@@ -66,6 +66,7 @@ def break_glass(actor: Actor, case_file_id: int, reason: str) -> EmergencyAccess
 
 def notices_for(user: User, limit: int = 50) -> list[Notice]:
     """The agent's notices, newest first; opening them marks them read."""
-    notices = list(Notice.objects.filter(recipient=user).order_by("-created_at")[:limit])
+    notices = list(Notice.objects.filter(recipient=user).select_related("emergency__case_file")
+                   .order_by("-created_at")[:limit])
     Notice.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
     return notices

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .sealed import SealedText
+
 
 class AuditAction(models.TextChoices):
     READ = "read", pgettext_lazy("audit action", "Read")
@@ -36,6 +38,7 @@ class AuditRecord(models.Model):
     household_id = models.BigIntegerField(null=True)
     channel = models.CharField(max_length=8)
     ip = models.GenericIPAddressField(_("from"), null=True)
+    # Sealed with the household's key when the record concerns one (secrecy.policy.record).
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     detail = models.CharField(max_length=500, blank=True)
     # The hash chain (entraide.secrecy.audit_chain): the record before's hash, and this one's.
@@ -47,6 +50,13 @@ class AuditRecord(models.Model):
             models.Index(fields=["household_id", "-at"]),
             models.Index(fields=["user", "-at"]),
         ]
+
+    @property
+    def reason_text(self) -> str:
+        """The reason given, in clear for a reader of the audit."""
+        from .crypto import AUDIT_REASON, reveal
+
+        return reveal(self.household_id, self.reason, AUDIT_REASON)
 
 
 class AuditDay(models.Model):
@@ -83,7 +93,8 @@ class EmergencyAccess(models.Model):
                              related_name="emergency_accesses")
     case_file = models.ForeignKey("cases.CaseFile", on_delete=models.CASCADE,
                                   related_name="emergency_accesses")
-    reason = models.CharField(_("reason"), max_length=500)
+    reason = SealedText("case_file.household_id", _("reason"), max_length=500)
+    reason_sealed = models.TextField(blank=True)
     granted_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 
@@ -99,6 +110,9 @@ class Notice(models.Model):
     created_at = models.DateTimeField()
     subject = models.CharField(max_length=200)
     body = models.CharField(max_length=1000)
+    # The emergency access it tells of: its reason is read from there, sealed, not copied here.
+    emergency = models.ForeignKey(EmergencyAccess, null=True, blank=True,
+                                  on_delete=models.CASCADE, related_name="+")
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

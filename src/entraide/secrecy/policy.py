@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from entraide.org.models import Role
 
+from . import crypto
 from .audit_chain import append
 from .models import AuditAction, AuditRecord, EmergencyAccess
 
@@ -101,7 +102,13 @@ def record(
     household_id: int | None = None,
     detail: str = "",
 ) -> AuditRecord:
-    """Write one audit record for an access to personal data, chained to the one before."""
+    """Write one audit record for an access to personal data, chained to the one before.
+
+    A reason given (why the agent opened it, an emergency) says something of the household:
+    it is sealed with the household's key when the record concerns one that has a key."""
+    reason = actor.reason
+    if reason and household_id is not None:
+        reason = crypto.seal_if_keyed(household_id, reason[:300], crypto.AUDIT_REASON) or reason
     return append(
         user=actor.user,
         username=actor.user.get_username(),
@@ -112,7 +119,7 @@ def record(
         household_id=household_id,
         channel=actor.channel,
         ip=actor.ip,
-        reason=actor.reason,
+        reason=reason,
         detail=detail[:500],
     )
 

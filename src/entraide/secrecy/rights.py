@@ -248,7 +248,7 @@ def _access_log(household_ids: list[int], person_ids: set[int]) -> list[dict[str
         {"at": _iso(r.at), "agent": r.username, "name": _agent(r.user), "role": r.role,
          **_choice(r, "action"), "object_type": r.object_type, "object_id": r.object_id,
          "household_id": r.household_id, "channel": r.channel, "ip": r.ip,
-         "reason": r.reason, "detail": r.detail}
+         "reason": r.reason_text, "detail": r.detail}
         for r in records
     ]
 
@@ -338,12 +338,13 @@ def _anonymise_household(household: Household, now: dt.datetime) -> None:
     crypto.forget(household.pk)
     files = CaseFile.objects.filter(household=household)
     NoteTerm.objects.filter(case_file__in=files).delete()
-    # Free texts kept in clear are not covered by the key: cleared here.
+    # The key is gone, so these ciphertexts are noise already; they are dropped all the same.
     bump = {"version": F("version") + 1}
-    Referral.objects.filter(case_file__in=files).update(reason="", **bump)
-    Goal.objects.filter(case_file__in=files).update(title="", **bump)
-    Action.objects.filter(goal__case_file__in=files).update(title="", **bump)
-    ReceptionEntry.objects.filter(household=household).update(reason="")
+    Referral.objects.filter(case_file__in=files).update(service_sealed="", reason_sealed="",
+                                                        **bump)
+    Goal.objects.filter(case_file__in=files).update(title_sealed="", **bump)
+    Action.objects.filter(goal__case_file__in=files).update(title_sealed="", **bump)
+    ReceptionEntry.objects.filter(household=household).update(reason_sealed="")
     household.address = household.postcode = ""
     household.latitude = household.longitude = None
     household.anonymised_at = now
@@ -479,7 +480,7 @@ def erase_person(actor: Actor, person_id: int, reason: str) -> Erasure:
         if household is not None and alone:
             _anonymise_household(Household.objects.select_for_update().get(pk=household.pk), now)
         else:
-            ReceptionEntry.objects.filter(person=person).update(reason="")
+            ReceptionEntry.objects.filter(person=person).update(reason_sealed="")
         _anonymise_persons(_with_merged([person.pk]), now)
         policy.record(dataclasses.replace(actor, reason=reason[:500]), AuditAction.ERASE,
                       "person", person.pk, household_id,
