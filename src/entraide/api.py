@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as InvalidInput
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Schema
-from ninja.errors import AuthenticationError
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 
+from entraide.api_contract import (
+    field_path,
+    invalid_body,
+    refuse_unstorable_text,
+    responses,
+)
 from entraide.concurrency import StaleEdit
 from entraide.org.models import ApiToken
 
@@ -38,22 +46,20 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url=None,  # Swagger UI would load from a CDN; the schema is at openapi.json
 )
+api.add_decorator(refuse_unstorable_text)
 
 
 class TokenIn(Schema):
-    username: str
-    password: str
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=4096)
 
 
 class TokenOut(Schema):
     token: str
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
-@api.post("/auth/token", auth=None, response={200: TokenOut, 401: ErrorOut}, tags=["auth"])
+@api.post("/auth/token", auth=None, response=responses({200: TokenOut}, 400, 401, 422),
+          tags=["auth"])
 def issue_token(request: HttpRequest, credentials: TokenIn) -> tuple[int, dict[str, str]]:
     """Exchange a username and password for a bearer token."""
     user = authenticate(request, username=credentials.username, password=credentials.password)
@@ -83,9 +89,33 @@ def on_stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
     )
 
 
+@api.exception_handler(ValidationError)
+def on_invalid_fields(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """Input refused by a schema: each field at fault by the name the client sent it under."""
+    errors = [(field_path(e["loc"]), str(e["msg"])) for e in exc.errors]
+    return api.create_response(request, invalid_body(errors), status=422)
+
+
+@api.exception_handler(InvalidInput)
+def on_invalid_input(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
+    """Input refused by a service, field by field where it names them."""
+    if not hasattr(exc, "error_dict"):
+        return api.create_response(request, invalid_body([], " ".join(exc.messages)),
+                                   status=422)
+    errors = [(field, str(m)) for field, messages in exc.message_dict.items() for m in messages]
+    return api.create_response(request, invalid_body(errors), status=422)
+
+
 @api.exception_handler(ValueError)
 def on_invalid(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=422)
+    return api.create_response(request, invalid_body([], str(exc)), status=422)
+
+
+@api.exception_handler(pydantic.ValidationError)
+def on_broken_response(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """An answer that does not match its own schema is the server's fault (a ValueError too,
+    but never the client's 422)."""
+    raise exc
 
 
 @api.exception_handler(AuthenticationError)

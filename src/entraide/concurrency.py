@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.http import Http404, QueryDict
@@ -53,6 +54,10 @@ def _label(model: type[models.Model], name: str) -> str:
 
 def save_if_current(model: type[M], pk: int, version: int, changes: dict[str, Any]) -> M:
     """Apply changes only if the stored version is still `version`; raise StaleEdit otherwise."""
+    required = [name for name, value in changes.items()
+                if value is None and not getattr(model._meta.get_field(name), "null", True)]
+    if required:  # the database would refuse it: say which field, before writing anything
+        raise ValidationError({name: _("This field is required.") for name in required})
     with transaction.atomic():
         columns = dict(changes)
         if sealed_fields(model).keys() & changes.keys():

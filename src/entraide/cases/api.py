@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from entraide.api_contract import OFFSET, PatchIn, absent, responses
 from entraide.secrecy.policy import Actor
 
 from . import services
@@ -82,10 +83,10 @@ class CaseFileOut(Schema):
     referrals: list[ReferralOut]
 
 
-class CaseFilePatch(Schema):
-    version: int
-    referent_id: int | None = None
-    status: CaseStatus | None = None
+class CaseFilePatch(PatchIn):
+    referent_id: int | None = absent(description="An agent of the file's territory who "
+                                     "may follow it; null: no referent.")
+    status: CaseStatus = absent()
 
 
 class NoteIn(Schema):
@@ -158,25 +159,26 @@ class GoalIn(Schema):
     title: str = Field(min_length=1, max_length=300)
 
 
-class GoalPatch(Schema):
-    version: int
-    title: str | None = Field(None, min_length=1, max_length=300)
-    domain: Domain | None = None
-    status: GoalStatus | None = None
+class GoalPatch(PatchIn):
+    title: str = absent(min_length=1, max_length=300)
+    domain: Domain = absent()
+    status: GoalStatus = absent()
+
+
+OWNER = "An agent of the file's territory who may follow it; null: nobody yet."
 
 
 class ActionIn(Schema):
     title: str = Field(min_length=1, max_length=300)
-    owner_id: int | None = None
+    owner_id: int | None = Field(None, description=OWNER)
     due_date: dt.date | None = None
 
 
-class ActionPatch(Schema):
-    version: int
-    title: str | None = Field(None, min_length=1, max_length=300)
-    owner_id: int | None = None
-    due_date: dt.date | None = None
-    status: ActionStatus | None = None
+class ActionPatch(PatchIn):
+    title: str = absent(min_length=1, max_length=300)
+    owner_id: int | None = absent(description=OWNER)
+    due_date: dt.date | None = absent(description="null: no due date.")
+    status: ActionStatus = absent()
 
 
 class ReferralIn(Schema):
@@ -226,23 +228,24 @@ def _case_file_out(view: services.CaseFileView) -> dict[str, Any]:
     }
 
 
-@router.get("/case-files/{case_file_id}", response=CaseFileOut)
+@router.get("/case-files/{case_file_id}",
+            response=responses({200: CaseFileOut}, 401, 403, 404, 422))
 def get_case_file(request: HttpRequest, case_file_id: int) -> dict[str, Any]:
     return _case_file_out(services.read_case_file(_actor(request), case_file_id))
 
 
-@router.patch("/case-files/{case_file_id}", response=CaseFileOut)
+@router.patch("/case-files/{case_file_id}",
+              response=responses({200: CaseFileOut}, 400, 401, 403, 404, 409, 422))
 def update_case_file(request: HttpRequest, case_file_id: int, patch: CaseFilePatch
                      ) -> dict[str, Any]:
     """Change referent or status; 409 with the differences if someone saved in between."""
-    changes = patch.dict(exclude_unset=True)
-    version = changes.pop("version")
     actor = _actor(request)
-    services.update_case_file(actor, case_file_id, version, changes)
+    services.update_case_file(actor, case_file_id, patch.version, patch.changes())
     return _case_file_out(services.read_case_file(actor, case_file_id))
 
 
-@router.get("/case-files/{case_file_id}/timeline", response=TimelineOut)
+@router.get("/case-files/{case_file_id}/timeline",
+            response=responses({200: TimelineOut}, 401, 403, 404, 422))
 def get_timeline(request: HttpRequest, case_file_id: int, page: int = Query(1, ge=1, le=100000)
                  ) -> dict[str, Any]:
     """Everything that happened in the file, newest first, one page at a time."""
@@ -253,20 +256,23 @@ def get_timeline(request: HttpRequest, case_file_id: int, page: int = Query(1, g
                        "text": services.describe(i)} for i in result.items]}
 
 
-@router.get("/case-files/{case_file_id}/notes", response=NotePage)
+@router.get("/case-files/{case_file_id}/notes",
+            response=responses({200: NotePage}, 401, 403, 404, 422))
 def list_notes(request: HttpRequest, case_file_id: int, limit: int = Query(20, ge=1, le=200),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               offset: int = OFFSET) -> dict[str, Any]:
     notes, total = services.notes_of(_actor(request), case_file_id, limit, offset)
     return {"items": notes, "count": total}
 
 
-@router.post("/case-files/{case_file_id}/notes", response={201: NoteOut})
+@router.post("/case-files/{case_file_id}/notes",
+             response=responses({201: NoteOut}, 400, 401, 403, 404, 422))
 def add_note(request: HttpRequest, case_file_id: int, note: NoteIn) -> tuple[int, Note]:
     return 201, services.add_note(_actor(request), case_file_id, note.kind, note.body,
                                   sensitive=note.sensitive)
 
 
-@router.post("/notes/{note_id}/corrections", response={201: NoteOut})
+@router.post("/notes/{note_id}/corrections",
+             response=responses({201: NoteOut}, 400, 401, 403, 404, 409, 422))
 def correct_note(request: HttpRequest, note_id: int, correction: CorrectionIn
                  ) -> tuple[int, Note]:
     """Write the next version of a note; 409 if it was corrected since `version_no`."""
@@ -274,62 +280,68 @@ def correct_note(request: HttpRequest, note_id: int, correction: CorrectionIn
                                       correction.body, correction.kind)
 
 
-@router.get("/notes/{note_id}/versions", response=list[NoteOut])
+@router.get("/notes/{note_id}/versions",
+            response=responses({200: list[NoteOut]}, 401, 403, 404, 422))
 def note_versions(request: HttpRequest, note_id: int) -> list[Note]:
     return services.note_history(_actor(request), note_id)
 
 
-@router.get("/case-files/{case_file_id}/assessments", response=AssessmentPage)
+@router.get("/case-files/{case_file_id}/assessments",
+            response=responses({200: AssessmentPage}, 401, 403, 404, 422))
 def list_assessments(request: HttpRequest, case_file_id: int) -> dict[str, Any]:
     _, assessments = services.assessments_of(_actor(request), case_file_id)
     return {"items": assessments, "count": len(assessments)}
 
 
-@router.post("/case-files/{case_file_id}/assessments", response={201: AssessmentOut})
+@router.post("/case-files/{case_file_id}/assessments",
+             response=responses({201: AssessmentOut}, 400, 401, 403, 404, 422))
 def add_assessment(request: HttpRequest, case_file_id: int, assessment: AssessmentIn
                    ) -> tuple[int, Any]:
     levels = {str(lv.domain): (lv.level, lv.comment) for lv in assessment.levels}
     return 201, services.assess(_actor(request), case_file_id, levels)
 
 
-@router.get("/case-files/{case_file_id}/plan", response=list[GoalOut])
+@router.get("/case-files/{case_file_id}/plan",
+            response=responses({200: list[GoalOut]}, 401, 403, 404, 422))
 def get_plan(request: HttpRequest, case_file_id: int) -> list[Goal]:
     return services.plan_of(_actor(request), case_file_id)[1]
 
 
-@router.post("/case-files/{case_file_id}/goals", response={201: GoalOut})
+@router.post("/case-files/{case_file_id}/goals",
+             response=responses({201: GoalOut}, 400, 401, 403, 404, 422))
 def add_goal(request: HttpRequest, case_file_id: int, goal: GoalIn) -> tuple[int, Goal]:
     return 201, services.add_goal(_actor(request), case_file_id, goal.domain, goal.title)
 
 
-@router.patch("/goals/{goal_id}", response=GoalOut)
+@router.patch("/goals/{goal_id}",
+              response=responses({200: GoalOut}, 400, 401, 403, 404, 409, 422))
 def update_goal(request: HttpRequest, goal_id: int, patch: GoalPatch) -> Goal:
-    changes = patch.dict(exclude_unset=True)
-    version = changes.pop("version")
-    return services.update_goal(_actor(request), goal_id, version, changes)
+    return services.update_goal(_actor(request), goal_id, patch.version, patch.changes())
 
 
-@router.post("/goals/{goal_id}/actions", response={201: ActionOut})
+@router.post("/goals/{goal_id}/actions",
+             response=responses({201: ActionOut}, 400, 401, 403, 404, 422))
 def add_action(request: HttpRequest, goal_id: int, action: ActionIn) -> tuple[int, Action]:
     return 201, services.add_action(_actor(request), goal_id, action.title, action.owner_id,
                                     action.due_date)
 
 
-@router.patch("/actions/{action_id}", response=ActionOut)
+@router.patch("/actions/{action_id}",
+              response=responses({200: ActionOut}, 400, 401, 403, 404, 409, 422))
 def update_action(request: HttpRequest, action_id: int, patch: ActionPatch) -> Action:
-    changes = patch.dict(exclude_unset=True)
-    version = changes.pop("version")
-    return services.update_action(_actor(request), action_id, version, changes)
+    return services.update_action(_actor(request), action_id, patch.version, patch.changes())
 
 
-@router.post("/case-files/{case_file_id}/referrals", response={201: ReferralOut})
+@router.post("/case-files/{case_file_id}/referrals",
+             response=responses({201: ReferralOut}, 400, 401, 403, 404, 422))
 def add_referral(request: HttpRequest, case_file_id: int, referral: ReferralIn
                  ) -> tuple[int, Referral]:
     return 201, services.add_referral(_actor(request), case_file_id, referral.service,
                                       referral.reason)
 
 
-@router.patch("/referrals/{referral_id}", response=ReferralOut)
+@router.patch("/referrals/{referral_id}",
+              response=responses({200: ReferralOut}, 400, 401, 403, 404, 409, 422))
 def update_referral(request: HttpRequest, referral_id: int, patch: ReferralPatch) -> Referral:
     return services.update_referral(_actor(request), referral_id, patch.version, patch.status)
 
@@ -343,7 +355,8 @@ class EmergencyOut(Schema):
     expires_at: dt.datetime
 
 
-@router.post("/case-files/{case_file_id}/emergency-access", response={201: EmergencyOut})
+@router.post("/case-files/{case_file_id}/emergency-access",
+             response=responses({201: EmergencyOut}, 400, 401, 403, 404, 422))
 def emergency_access(request: HttpRequest, case_file_id: int, emergency: EmergencyIn
                      ) -> tuple[int, dict[str, Any]]:
     """Break the glass: a time-limited access outside need-to-know, audited and notified."""
@@ -353,9 +366,9 @@ def emergency_access(request: HttpRequest, case_file_id: int, emergency: Emergen
     return 201, {"case_file_id": case_file_id, "expires_at": access.expires_at}
 
 
-@router.get("/search", response=SearchPage)
+@router.get("/search", response=responses({200: SearchPage}, 401, 403, 422))
 def search(request: HttpRequest, q: str = Query(..., min_length=2, max_length=200),
-           limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)
+           limit: int = Query(20, ge=1, le=100), offset: int = OFFSET
            ) -> dict[str, Any]:
     """Notes containing the words of `q` (accents and plurals ignored), best matches first."""
     found = services.search_notes(_actor(request), q, limit, offset)

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from entraide import french
+from entraide.choices import chosen_id
 from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Role, Team
+from entraide.org.services import agents_who_may_follow
 from entraide.people.models import Household, Person
 from entraide.secrecy import crypto, policy, sealed
 from entraide.secrecy.crypto import LEVEL_COMMENT, NOTE_BODY
@@ -128,6 +130,8 @@ def update_case_file(actor: Actor, case_file_id: int, version: int,
     """Change the referent or status of a case file, refused if someone saved in between."""
     case_file = policy.guard_case_file(actor, case_file_id)
     changes = {k: v for k, v in changes.items() if k in CaseFile.EDITABLE}
+    if changes.get("referent_id", case_file.referent_id) != case_file.referent_id:
+        chosen_id(agents_who_may_follow(case_file.team), changes["referent_id"], "referent_id")
     if changes.get("status") == CaseStatus.CLOSED and case_file.status != CaseStatus.CLOSED:
         changes["closed_at"] = timezone.now()
     elif changes.get("status") == CaseStatus.OPEN:
@@ -365,6 +369,9 @@ def assess(actor: Actor, case_file_id: int, levels: dict[str, tuple[int, str]]) 
                     comment_sealed=crypto.seal(case_file.household_id, c, LEVEL_COMMENT))
         for d, (lv, c) in levels.items()
     )
+    # The author reads back what they wrote, as any reader does: comments revealed.
+    prefetch_related_objects([assessment], "levels")
+    _reveal_comments(case_file, list(assessment.levels.all()))
     _event(case_file, EventKind.ASSESSMENT, assessment.pk, assessment.created_at)
     policy.record(actor, AuditAction.CREATE, "assessment", assessment.pk, case_file.household_id)
     return assessment
@@ -413,6 +420,7 @@ def add_action(actor: Actor, goal_id: int, title: str, owner_id: int | None,
     if goal is None:
         raise Http404(_("No goal with this number."))
     case_file = policy.guard_case_file(actor, goal.case_file_id)
+    owner_id = chosen_id(agents_who_may_follow(case_file.team), owner_id, "owner_id")
     action = sealed.create(Action, {"title": title}, goal=goal, owner_id=owner_id,
                            due_date=due_date, created_at=timezone.now())
     _event(case_file, EventKind.ACTION, action.pk, action.created_at)
@@ -427,6 +435,8 @@ def update_action(actor: Actor, action_id: int, version: int, changes: dict[str,
         raise Http404(_("No action with this number."))
     case_file = policy.guard_case_file(actor, action.goal.case_file_id)
     changes = {k: v for k, v in changes.items() if k in Action.EDITABLE}
+    if changes.get("owner_id", action.owner_id) != action.owner_id:
+        chosen_id(agents_who_may_follow(case_file.team), changes["owner_id"], "owner_id")
     updated = save_if_current(Action, action_id, version, changes)
     policy.record(actor, AuditAction.UPDATE, "action", action_id, case_file.household_id)
     return updated

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from entraide.org.models import Organisation, Role, Team, Territory, User
+
+
+def agents_who_may_follow(team: Team) -> QuerySet[User]:
+    """Agents of a team's territory who may follow its files (referent, action owner)."""
+    return User.objects.filter(territory_id=team.territory_id, is_active=True,
+                               role__in=[Role.SOCIAL_WORKER, Role.TEAM_LEAD])
 
 
 def assignable_agents(team: Team) -> list[tuple[int, str]]:
     """Agents of a team's territory who may follow a file, as form choices."""
-    agents = User.objects.filter(
-        territory_id=team.territory_id, is_active=True,
-        role__in=[Role.SOCIAL_WORKER, Role.TEAM_LEAD],
-    ).order_by("last_name", "first_name")
+    agents = agents_who_may_follow(team).order_by("last_name", "first_name")
     return [(a.pk, a.get_full_name() or a.get_username()) for a in agents]
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from entraide.api_contract import OFFSET, PatchIn, absent, responses
 from entraide.secrecy.policy import Actor
 
 from . import services
@@ -36,13 +37,12 @@ class PersonOut(Schema):
     version: int
 
 
-class PersonPatch(Schema):
-    version: int
-    first_name: str | None = Field(None, min_length=1, max_length=100)
-    last_name: str | None = Field(None, min_length=1, max_length=100)
-    birth_date: dt.date | None = None
-    phone: str | None = Field(None, max_length=30)
-    email: str | None = Field(None, max_length=200)
+class PersonPatch(PatchIn):
+    first_name: str = absent(min_length=1, max_length=100)
+    last_name: str = absent(min_length=1, max_length=100)
+    birth_date: dt.date | None = absent()
+    phone: str = absent(max_length=30)
+    email: str = absent(max_length=200)
 
 
 class CandidateOut(Schema):
@@ -75,13 +75,12 @@ class IntakeIn(Schema):
     reason: str = Field(min_length=1, max_length=300)
 
 
-class HouseholdPatch(Schema):
-    version: int
-    address: str | None = Field(None, min_length=1, max_length=200)
-    postcode: str | None = Field(None, min_length=1, max_length=10)
-    commune: str | None = Field(None, min_length=1, max_length=100)
-    latitude: float | None = Field(None, ge=-90, le=90)
-    longitude: float | None = Field(None, ge=-180, le=180)
+class HouseholdPatch(PatchIn):
+    address: str = absent(min_length=1, max_length=200)
+    postcode: str = absent(min_length=1, max_length=10)
+    commune: str = absent(min_length=1, max_length=100)
+    latitude: float | None = absent(ge=-90, le=90)
+    longitude: float | None = absent(ge=-180, le=180)
 
 
 class HouseholdOut(Schema):
@@ -111,7 +110,7 @@ def _household_out(household: Household, members: list[Person]) -> dict[str, obj
             "members": members}
 
 
-@router.get("/persons", response=CandidatePage)
+@router.get("/persons", response=responses({200: CandidatePage}, 401, 403, 422))
 def search_persons(request: HttpRequest, q: str = Query(..., min_length=2, max_length=200),
                    birth_date: dt.date | None = None, limit: int = Query(10, ge=1, le=50)
                    ) -> dict[str, object]:
@@ -128,28 +127,28 @@ def search_persons(request: HttpRequest, q: str = Query(..., min_length=2, max_l
     return {"items": items, "count": len(items)}
 
 
-@router.get("/persons/{person_id}", response=PersonOut)
+@router.get("/persons/{person_id}", response=responses({200: PersonOut}, 401, 403, 404, 422))
 def get_person(request: HttpRequest, person_id: int) -> Person:
     return services.get_person(Actor.from_request(request, "api"), person_id)
 
 
-@router.patch("/persons/{person_id}", response=PersonOut)
+@router.patch("/persons/{person_id}",
+              response=responses({200: PersonOut}, 400, 401, 403, 404, 409, 422))
 def update_person(request: HttpRequest, person_id: int, patch: PersonPatch) -> Person:
     """Change identity or contact; 409 with the differences if someone saved in between."""
-    changes = patch.dict(exclude_unset=True)
-    version = changes.pop("version")
-    return services.update_person(Actor.from_request(request, "api"), person_id, version, changes)
+    return services.update_person(Actor.from_request(request, "api"), person_id, patch.version,
+                                  patch.changes())
 
 
-@router.get("/households", response=HouseholdPage)
+@router.get("/households", response=responses({200: HouseholdPage}, 401, 403, 422))
 def list_households(request: HttpRequest, limit: int = Query(20, ge=1, le=200),
-                    offset: int = Query(0, ge=0)) -> dict[str, object]:
+                    offset: int = OFFSET) -> dict[str, object]:
     households, total = services.list_households(Actor.from_request(request, "api"), limit, offset)
     return {"items": [_household_out(h, list(h.members.all())) for h in households],
             "count": total}
 
 
-@router.post("/households", response={201: HouseholdOut})
+@router.post("/households", response=responses({201: HouseholdOut}, 400, 401, 403, 422))
 def register_household(request: HttpRequest, intake: IntakeIn) -> tuple[int, dict[str, object]]:
     """Register a new household around a person at the desk and open its case file."""
     actor = Actor.from_request(request, "api")
@@ -158,25 +157,26 @@ def register_household(request: HttpRequest, intake: IntakeIn) -> tuple[int, dic
     return 201, _household_out(household, services.members_of(household))
 
 
-@router.get("/households/{household_id}", response=HouseholdOut)
+@router.get("/households/{household_id}",
+            response=responses({200: HouseholdOut}, 401, 403, 404, 422))
 def get_household(request: HttpRequest, household_id: int) -> dict[str, object]:
     household, members = services.household_members(Actor.from_request(request, "api"),
                                                     household_id)
     return _household_out(household, members)
 
 
-@router.patch("/households/{household_id}", response=HouseholdOut)
+@router.patch("/households/{household_id}",
+              response=responses({200: HouseholdOut}, 400, 401, 403, 404, 409, 422))
 def update_household(request: HttpRequest, household_id: int, patch: HouseholdPatch
                      ) -> dict[str, object]:
     """Change the address; 409 with the differences if someone saved in between."""
-    changes = patch.dict(exclude_unset=True)
-    version = changes.pop("version")
     actor = Actor.from_request(request, "api")
-    household = services.update_household(actor, household_id, version, changes)
+    household = services.update_household(actor, household_id, patch.version, patch.changes())
     return _household_out(household, services.members_of(household))
 
 
-@router.post("/households/{household_id}/members", response={201: PersonOut})
+@router.post("/households/{household_id}/members",
+             response=responses({201: PersonOut}, 400, 401, 403, 404, 422))
 def add_member(request: HttpRequest, household_id: int, member: MemberIn) -> tuple[int, Person]:
     person = services.add_member(Actor.from_request(request, "api"), household_id,
                                  member.person.dict(), member.relationship)

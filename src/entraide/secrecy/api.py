@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
+
+from entraide.api_contract import OFFSET, responses
 
 from . import policy, rights
 
@@ -45,23 +47,24 @@ class AuditFilters(Schema):
     until: dt.date | None = None
 
 
-@router.get("/audit", response=AuditPage)
+@router.get("/audit", response=responses({200: AuditPage}, 401, 403, 422))
 def audit(request: HttpRequest, filters: Query[AuditFilters], limit: int = Query(50, ge=1, le=500),
-          offset: int = Query(0, ge=0)) -> dict[str, Any]:
+          offset: int = OFFSET) -> dict[str, Any]:
     """Who read or changed what, when and from where (DPO only; the query is itself audited)."""
     rows, total = policy.audit_log(policy.Actor.from_request(request, "api"), filters.dict(),
                                    limit, offset)
     return {"items": rows, "count": total}
 
 
-@router.get("/persons/{person_id}/export", response=dict[str, Any])
+@router.get("/persons/{person_id}/export",
+            response=responses({200: dict[str, Any]}, 401, 403, 404, 422))
 def person_export(request: HttpRequest, person_id: int) -> dict[str, Any]:
     """Everything held on a person, with who accessed their file (DPO only; audited)."""
     return rights.export_person(policy.Actor.from_request(request, "api"), person_id)
 
 
 class ErasureIn(Schema):
-    reason: str
+    reason: str = Field(max_length=500)
 
 
 class ErasureOut(Schema):
@@ -70,7 +73,8 @@ class ErasureOut(Schema):
     household_key_shredded: bool
 
 
-@router.post("/persons/{person_id}/erasure", response=ErasureOut)
+@router.post("/persons/{person_id}/erasure",
+             response=responses({200: ErasureOut}, 400, 401, 403, 404, 422))
 def person_erasure(request: HttpRequest, person_id: int, body: ErasureIn) -> rights.Erasure:
     """Erase a person's identity on request; the reason is required and audited (DPO only)."""
     return rights.erase_person(policy.Actor.from_request(request, "api"), person_id, body.reason)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.security import HttpBearer
 
+from entraide.api_contract import responses
 from entraide.org.models import ApiToken
 from entraide.secrecy.policy import Actor
 
@@ -58,7 +59,8 @@ class ReadingsOut(Schema):
     refused: list[Refusal]
 
 
-@router.post("/telecare/readings", auth=GatewayToken(), response=ReadingsOut)
+@router.post("/telecare/readings", auth=GatewayToken(),
+             response=responses({200: ReadingsOut}, 400, 401, 403, 422))
 def post_readings(request: HttpRequest, body: ReadingsIn) -> dict[str, Any]:
     """Readings from a home's cellular gateway (up to 500 per call); each bad one is refused
     with its index and reason, the good ones around it are kept."""
@@ -91,13 +93,14 @@ class AlertOut(Schema):
     repeats: int
 
 
-@router.get("/telecare/alerts", response=list[AlertOut])
+@router.get("/telecare/alerts", response=responses({200: list[AlertOut]}, 401, 403))
 def open_alerts(request: HttpRequest) -> list[Any]:
     """Open alerts, most severe then oldest first (monitoring operators)."""
     return services.console_alerts(Actor.from_request(request, "api"))
 
 
-@router.post("/telecare/alerts/{alert_id}/acknowledge", response=AlertOut)
+@router.post("/telecare/alerts/{alert_id}/acknowledge",
+             response=responses({200: AlertOut}, 401, 403, 404, 422))
 def acknowledge(request: HttpRequest, alert_id: int) -> Any:
     """Take the alert in hand; it stops escalating to the contacts."""
     return services.acknowledge(Actor.from_request(request, "api"), alert_id)
@@ -108,7 +111,8 @@ class ResolveIn(Schema):
     note: str = ""
 
 
-@router.post("/telecare/alerts/{alert_id}/resolve", response=AlertOut)
+@router.post("/telecare/alerts/{alert_id}/resolve",
+             response=responses({200: AlertOut}, 400, 401, 403, 404, 422))
 def resolve(request: HttpRequest, alert_id: int, body: ResolveIn) -> Any:
     """Close the alert with what happened (false_alarm, help_given, hospital, death…)."""
     return services.resolve(Actor.from_request(request, "api"), alert_id, body.outcome,

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from entraide.api_contract import responses
 from entraide.secrecy.policy import Actor
 
 from . import layers, services
@@ -45,27 +46,28 @@ class HouseholdSummaryOut(Schema):
     case_file_id: int | None
 
 
-@router.get("/map/households", response=dict[str, Any])
+@router.get("/map/households", response=responses({200: dict[str, Any]}, 401, 403, 422))
 def map_households(request: HttpRequest, filters: Query[MapQuery]) -> dict[str, Any]:
     """Households the agent follows, by crisis level: points with their reasons, or, when
     more than 1,500 are in view, clusters of a grid sized to `zoom`. One audit record."""
     return layers.households(Actor.from_request(request, "api"), MapFilters.parse(request.GET))
 
 
-@router.get("/map/cells", response=dict[str, Any])
+@router.get("/map/cells", response=responses({200: dict[str, Any]}, 401, 403, 422))
 def map_cells(request: HttpRequest, filters: Query[MapQuery]) -> dict[str, Any]:
     """Households per commune and level, for managers and team leads; communes of fewer
     than 3 households are left out, small counts within a commune are null."""
     return layers.cells(Actor.from_request(request, "api"), MapFilters.parse(request.GET))
 
 
-@router.get("/map/communes", response=dict[str, Any])
+@router.get("/map/communes", response=responses({200: dict[str, Any]}, 401, 403))
 def map_communes(request: HttpRequest) -> dict[str, Any]:
     """Commune boundaries of the agent's territory (GeoJSON polygons)."""
     return services.commune_layer(Actor.from_request(request, "api"))
 
 
-@router.get("/map/households/{household_id}", response=HouseholdSummaryOut)
+@router.get("/map/households/{household_id}",
+            response=responses({200: HouseholdSummaryOut}, 401, 403, 404, 422))
 def map_household(request: HttpRequest, household_id: int) -> services.HouseholdSummary:
     """A household on the agent's map: level, reasons, members, open alerts, and the ids
     of its case file and lead when the agent may open them. Audited; refused outside the

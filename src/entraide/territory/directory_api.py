@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from ninja import Query, Router, Schema
 
+from entraide.api_contract import OFFSET, responses
 from entraide.org.services import organisation_of
 from entraide.secrecy.policy import Actor
 
@@ -85,12 +86,12 @@ NEED = Query(None, description="Case-file domain codes (housing, income…); rep
              "separate by commas. A service matches when it covers one of them.")
 
 
-@router.get("/services", response=ServicePage)
+@router.get("/services", response=responses({200: ServicePage}, 401, 403, 404, 422))
 def search_services(request: HttpRequest, need: list[str] | None = NEED,
                     category: str = "", q: str = Query("", max_length=200),
                     lat: float | None = None, lon: float | None = None,
                     radius_km: float | None = None, case_file_id: int | None = None,
-                    limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0)
+                    limit: int = Query(20, ge=1, le=200), offset: int = OFFSET
                     ) -> dict[str, Any]:
     """Active services by need, category and words; nearest first around `lat`,`lon` or,
     with `case_file_id`, around the household's home (its needs at level 3 or 4 are used
@@ -107,7 +108,7 @@ def search_services(request: HttpRequest, need: list[str] | None = NEED,
     return {"items": found.items, "count": found.total}
 
 
-@router.get("/map/services", response=ServiceLayerOut)
+@router.get("/map/services", response=responses({200: ServiceLayerOut}, 401, 403, 422))
 def services_layer(request: HttpRequest, need: list[str] | None = NEED, category: str = "",
                    bbox: str = Query("", description="west,south,east,north in degrees")
                    ) -> HttpResponse:

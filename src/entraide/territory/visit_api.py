@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from entraide.api_contract import OFFSET, InvalidOut, LocalTime, responses
 from entraide.secrecy.policy import Actor
 
 from . import visits
@@ -39,8 +40,8 @@ class DuePage(Schema):
 
 class VisitIn(Schema):
     household_id: int
-    not_before: dt.time | None = Field(None, description="Default: when the day starts.")
-    not_after: dt.time | None = Field(None, description="The visit ends by then. Default: "
+    not_before: LocalTime | None = Field(None, description="Default: when the day starts.")
+    not_after: LocalTime | None = Field(None, description="The visit ends by then. Default: "
                                       "when the day ends.")
     duration_minutes: int | None = Field(None, ge=5, le=480,
                                          description=f"Default {visits.DEFAULT_DURATION}.")
@@ -48,8 +49,8 @@ class VisitIn(Schema):
 
 class PlanIn(Schema):
     day: dt.date
-    starts_at: dt.time | None = Field(None, description="Default: when the office opens.")
-    ends_at: dt.time | None = Field(None, description="Back at the office by then. Default: "
+    starts_at: LocalTime | None = Field(None, description="Default: when the office opens.")
+    ends_at: LocalTime | None = Field(None, description="Back at the office by then. Default: "
                                     "when the office closes.")
     visits: list[VisitIn] = Field(min_length=1, max_length=visits.MAX_VISITS_PER_DAY)
 
@@ -71,11 +72,11 @@ class VisitOut(Schema):
     commune: str
     latitude: float | None
     longitude: float | None
-    window_start: dt.time
-    window_end: dt.time
+    window_start: LocalTime
+    window_end: LocalTime
     duration_minutes: int
-    arrival: dt.time
-    departure: dt.time
+    arrival: LocalTime
+    departure: LocalTime
     status: str
 
 
@@ -84,9 +85,9 @@ class PlanOut(Schema):
     worker: str
     day: dt.date
     office: OfficeOut
-    starts_at: dt.time
-    ends_at: dt.time
-    back_at: dt.time | None
+    starts_at: LocalTime
+    ends_at: LocalTime
+    back_at: LocalTime | None
     travel_minutes: int
     distance_m: int
     visits: list[VisitOut]
@@ -97,9 +98,12 @@ class LeftOutOut(Schema):
     reason: str
 
 
-class CannotFitOut(Schema):
-    detail: str
-    left_out: list[LeftOutOut]
+class CannotFitOut(InvalidOut):
+    """422: input refused (`errors` names the fields), or visits that cannot fit in the day
+    (`left_out` names them, and why)."""
+
+    left_out: list[LeftOutOut] = Field([], description="The visits that cannot fit; absent "
+                                       "when the input itself is refused.")
 
 
 def _plan_out(view: visits.PlanView) -> dict[str, Any]:
@@ -119,9 +123,9 @@ def _plan_out(view: visits.PlanView) -> dict[str, Any]:
     }
 
 
-@router.get("/visits/due", response=DuePage)
+@router.get("/visits/due", response=responses({200: DuePage}, 401, 403, 422))
 def visits_due(request: HttpRequest, limit: int = Query(50, ge=1, le=200),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               offset: int = OFFSET) -> dict[str, Any]:
     """The caller's households due a home visit (by now or within the week), the most
     overdue first, then the highest crisis level."""
     page = visits.visits_due(Actor.from_request(request, "api"), limit=limit, offset=offset)
@@ -134,7 +138,8 @@ def visits_due(request: HttpRequest, limit: int = Query(50, ge=1, le=200),
     } for row in page.rows]}
 
 
-@router.post("/visits/plans", response={201: PlanOut, 422: CannotFitOut})
+@router.post("/visits/plans",
+             response=responses({201: PlanOut}, 400, 401, 403, 404, 422, invalid=CannotFitOut))
 def plan_day(request: HttpRequest, body: PlanIn) -> tuple[int, dict[str, Any]]:
     """Plan a day of visits from the team's office and back, in the shortest order that
     respects every time window. When some visits cannot fit, nothing is saved and the 422
@@ -145,12 +150,12 @@ def plan_day(request: HttpRequest, body: PlanIn) -> tuple[int, dict[str, Any]]:
     try:
         plan = visits.plan_day(actor, body.day, requests, body.starts_at, body.ends_at)
     except visits.CannotFit as full:
-        return 422, {"detail": str(full), "left_out": [
+        return 422, {"detail": str(full), "errors": [], "left_out": [
             {"household_id": h, "reason": reason} for h, reason in full.left_out.items()]}
     return 201, _plan_out(visits.plan_view(actor, plan.pk))
 
 
-@router.get("/visits/plans/{plan_id}", response=PlanOut)
+@router.get("/visits/plans/{plan_id}", response=responses({200: PlanOut}, 401, 403, 404, 422))
 def get_plan(request: HttpRequest, plan_id: int) -> dict[str, Any]:
     """A day plan with its visits in order: its worker's, or for a team lead, one of their
     territory's."""
