@@ -1,5 +1,6 @@
 """French text normalisation for search and duplicate detection: accents, plurals, sounds.
 
+Words in Hangul are handed to `entraide.korean`, which takes their particles and endings off.
 Deliberately light: a stemmer that folds accents, plurals and feminine endings is what
 a reception desk needs ("impayés" finds "impayé", "Lefèvre" finds "LEFEVRE"); a full
 Snowball stemmer would conflate words that social workers keep apart.
@@ -10,6 +11,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+
+from entraide import korean
 
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
 _WORD = re.compile(r"[^\W_]+")  # letters and digits of any script
@@ -55,8 +58,20 @@ def stem(word: str) -> str:
 
 
 def terms(text: str) -> set[str]:
-    """The distinct search terms of a text: stems of its words that are not stop words."""
-    return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+    """The distinct search terms of a text: stems of its words that are not stop words, and
+    the content morphemes of its Korean words ("체납이" -> 체납)."""
+    if not korean.has_hangul(text):
+        return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+    found: set[str] = set()
+    hangul: list[str] = []
+    for w in words(text):
+        if korean.has_hangul(w):
+            hangul.append(w)
+        elif w not in STOPWORDS and len(w) > 1:
+            found.add(stem(w))
+    if hangul:
+        found |= korean.terms(" ".join(hangul))
+    return found
 
 
 _SOUNDS = (

@@ -133,3 +133,26 @@ def test_korean_names_are_found_at_the_desk(world):
     person = PersonFactory(household=world.household_a, first_name="민수", last_name="김")
     found = services.find_candidates(world.actor("reception"), "김 민수")
     assert [c.person.pk for c in found][:1] == [person.pk]
+
+
+@pytest.fixture
+def minsu(world):
+    return PersonFactory(household=world.household_a, first_name="민수", last_name="김",
+                         birth_date=dt.date(1948, 6, 2))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["김민수", "김 민수", "김민수씨", "김민수 님", "김민수씨가",
+                                   "민수 김", "김민소", "김민수 어르신께서"])
+def test_intake_finds_a_korean_name_with_particles_honorifics_spaces_or_one_typo(
+        world, minsu, typed):
+    found = services.find_candidates(world.actor("reception"), typed)
+    assert minsu.pk in [c.person.pk for c in found], typed
+    assert next(c for c in found if c.person.pk == minsu.pk).score >= 80
+
+
+@pytest.mark.django_db
+def test_another_korean_name_is_not_a_candidate(world, minsu):
+    PersonFactory(household=world.household_a, first_name="영희", last_name="이")
+    found = services.find_candidates(world.actor("reception"), "이영희가")
+    assert [c.person.first_name for c in found] == ["영희"]

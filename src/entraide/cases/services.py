@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from entraide import french
+from entraide import french, korean
 from entraide.choices import chosen_id
 from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Role, Team
@@ -261,6 +262,48 @@ def _index_note(note: Note, text: str) -> None:
                  restricted=note.sensitive)
         for t in french.terms(text)
     )
+
+
+@dataclass
+class Reindexed:
+    """What a re-indexing run did: notes read, those with Korean words, the last one done."""
+
+    notes: int = 0
+    korean: int = 0
+    last_note_id: int = 0
+
+
+def reindex_notes(actor: Actor, after_note_id: int = 0, batch_size: int = 500,
+                  after_batch: Callable[[Reindexed], None] | None = None) -> Reindexed:
+    """Recompute the blind index of every current note after `after_note_id`, in batches
+    that each commit (a run stopped at any point resumes from the last note done).
+
+    A system batch: it decrypts notes only to compute their terms, shows them to nobody,
+    and writes one audit record with its counts."""
+    policy.guard_role(actor, actor.role == Role.DPO and not actor.user.is_active,
+                      "note_index")
+    done = Reindexed(last_note_id=after_note_id)
+    while True:
+        with transaction.atomic():
+            batch = list(Note.objects.filter(is_current=True, pk__gt=done.last_note_id)
+                         .select_related("case_file").order_by("pk")[:batch_size])
+            if not batch:
+                break
+            NoteTerm.objects.filter(note__in=batch).delete()
+            for note in batch:
+                text = crypto.unseal_or_erased(note.case_file.household_id, note.body_sealed,
+                                               NOTE_BODY)
+                if note.body_sealed:
+                    _index_note(note, text)
+                done.korean += korean.has_hangul(text)
+            done.notes += len(batch)
+            done.last_note_id = batch[-1].pk
+        if after_batch is not None:
+            after_batch(done)
+    policy.record(actor, AuditAction.UPDATE, "note_index",
+                  detail=f"re-indexed {done.notes} notes after note {after_note_id} "
+                         f"({done.korean} with Korean words)")
+    return done
 
 
 @policy.atomic

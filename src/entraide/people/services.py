@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
-from entraide import french
+from entraide import french, korean
 from entraide.concurrency import FieldChange, StaleEdit, save_if_current
 from entraide.org.models import Team
 from entraide.secrecy import crypto, policy
@@ -26,14 +27,18 @@ CANDIDATE_THRESHOLD = 70.0
 
 
 def name_keys(first_name: str, last_name: str) -> set[str]:
-    """Blocking keys of a name: prefix and sound of each word, whichever field it was typed in."""
+    """Blocking keys of a name: prefix and sound of each word, whichever field it was typed in;
+    for a Korean name, the whole name in either order and its pairs of syllables."""
     keys: set[str] = set()
     for word in french.words(f"{first_name} {last_name}"):
-        if len(word) < 2:
+        if len(word) < 2 or korean.has_hangul(word):
             continue
         keys.add("p:" + word[:3])
         if sound := french.phonetic(word):
             keys.add("s:" + sound[:6])
+    for name in _korean_names(first_name, last_name):
+        keys.add("k:" + name[:8])
+        keys |= {"b:" + pair for pair in korean.syllable_pairs(name)}
     return keys
 
 
@@ -45,24 +50,49 @@ def index_person(person: Person) -> None:
     )
 
 
+def _korean_names(first_name: str, last_name: str) -> set[str]:
+    """A Korean name written whole, family name first or last ("김민수", "민수김"); for a
+    name typed at the desk in one field, as typed and without its particles or honorifics."""
+    if not korean.has_hangul(f"{first_name}{last_name}"):
+        return set()
+    if not last_name.strip():
+        return set(korean.name_forms(first_name))
+    first, last = "".join(first_name.split()), "".join(last_name.split())
+    return {last + first, first + last}
+
+
+def _jamo(text: str) -> str:
+    """Hangul syllables cut into their letters: one wrong letter is then a small difference."""
+    return unicodedata.normalize("NFD", text)
+
+
+def _korean_similarity(query: str, person: Person) -> float:
+    typed = _korean_names(query, "")
+    known = _korean_names(person.first_name, person.last_name)
+    return max((fuzz.ratio(_jamo(t), _jamo(k)) for t in typed for k in known), default=0.0)
+
+
 def similarity(query: str, birth_date: dt.date | None, person: Person) -> float:
     """How likely the person is the one typed, 0-100, tolerant of order, accents and typos.
 
     Each typed word is matched to the closest word of the person's names (95 at least when
     they sound the same); the score mixes the worst and the average match, so that sharing a
-    first name alone is not enough.
+    first name alone is not enough. A Korean name is compared whole, letter by letter.
     """
-    typed = [(w, french.phonetic(w)) for w in french.words(query)]
-    names = f"{person.first_name} {person.last_name}"
-    known = [(w, french.phonetic(w)) for w in french.words(names)]
-    if not typed or not known:
-        return 0.0
-    best = [
-        max(max(95.0, fuzz.ratio(t, k)) if t_sound == k_sound else fuzz.ratio(t, k)
-            for k, k_sound in known)
-        for t, t_sound in typed
-    ]
-    score = (min(best) + sum(best) / len(best)) / 2
+    if korean.has_hangul(query):
+        score = _korean_similarity(query, person)
+    else:
+        typed = [(w, french.phonetic(w)) for w in french.words(query)]
+        names = f"{person.first_name} {person.last_name}"
+        known = [(w, french.phonetic(w)) for w in french.words(names)]
+        if not typed or not known:
+            return 0.0
+        best = [
+            max(max(95.0, fuzz.ratio(t, k)) if t_sound == k_sound else fuzz.ratio(t, k)
+                for k, k_sound in known)
+            for t, t_sound in typed
+        ]
+        score = (min(best) + sum(best) / len(best)) / 2
     if birth_date and person.birth_date:
         score = min(100.0, score + 8) if birth_date == person.birth_date else score - 25
     return max(0.0, round(score, 1))
@@ -88,7 +118,8 @@ def find_candidates(actor: Actor, query: str, birth_date: dt.date | None = None,
     keys = name_keys(query, "")
     if not keys:
         return []
-    wanted = max(1, len(keys) // 2)
+    # A Korean name gives few syllables: one typo already breaks half its pairs.
+    wanted = 1 if korean.has_hangul(query) else max(1, len(keys) // 2)
     ids = (
         NameKey.objects.filter(key__in=keys)
         .values("person_id")
